@@ -1,0 +1,21 @@
+# glassdyn: predicting glassy dynamics from static structure.
+# What depends on what lives in workflow/rules/<stage>.smk; how each step is
+# computed lives in src/glassdyn/ (each rule calls `glassdyn <rule name>`).
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/md.smk"
+include: "workflow/rules/labels.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    input:
+        campaign_targets(),
+    default_target: True
