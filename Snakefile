@@ -7,9 +7,12 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/md.smk"
 include: "workflow/rules/labels.smk"
+include: "workflow/rules/import.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/ogn.smk"
+include: "workflow/rules/tglassmlp.smk"
 
 
 report: "workflow/report/workflow.rst"

@@ -149,6 +149,50 @@ def _cross_checks(cfg: dict) -> None:
     sys = cfg["system"]
     if n_a(cfg) < 1 or sys["n_particles"] - n_a(cfg) < 1:
         raise ConfigError("system.fraction_a", "leaves a species without particles")
+    from .datasets import check_source  # the source section's own rules (published data sets)
+
+    check_source(cfg)
+    _ogn_checks(cfg)
+    from .cluster import check_cluster  # scheduler requests (the cluster section)
+
+    check_cluster(cfg)
+
+
+def _ogn_checks(cfg: dict) -> None:
+    """Cross-field rules of the ``ogn`` section (learned simulator; SCIENCE.md §6)."""
+    if "ogn" in cfg["models"]["enabled"] and "ogn" not in cfg:
+        raise ConfigError("ogn", "'ogn' is in models.enabled but the ogn section is missing")
+    if "ogn" not in cfg:
+        return
+    o = cfg["ogn"]
+    for i, s in enumerate(o["sources"]):
+        if s != "campaign" and s not in o["states"]:
+            raise ConfigError(f"ogn.sources.{i}", f"'{s}' is neither a state in ogn.states nor 'campaign'")
+    if o["graph_cutoff"] >= 0.5 * o["system"]["box_length"]:
+        raise ConfigError("ogn.graph_cutoff", f"{o['graph_cutoff']} must be below half the OGN box "
+                                              f"({0.5 * o['system']['box_length']:.4f})")
+    if o["data"]["train"]["trajectories"] <= o["training"]["validation_trajectories"]:
+        raise ConfigError("ogn.training.validation_trajectories", "leaves no OGN training trajectory")
+    steps = o["rollout"]["steps"]
+    if steps > o["data"]["test"]["steps"]:
+        raise ConfigError("ogn.rollout.steps", f"{steps} is longer than the test trajectories (ogn.data.test.steps)")
+    for name, v in o["variants"].items():
+        if steps % v["k"]:
+            raise ConfigError("ogn.rollout.steps", f"{steps} is not a multiple of k = {v['k']} of variant {name}")
+        if v["k"] >= o["data"]["train"]["steps"]:
+            raise ConfigError(f"ogn.variants.{name}.k", "needs training trajectories longer than k steps")
+    if "campaign" in o["sources"]:
+        c = o["campaign"]
+        if o["graph_cutoff"] >= 0.5 * box_length(cfg):
+            raise ConfigError("ogn.graph_cutoff", f"must be below half the campaign box ({0.5 * box_length(cfg):.4f})")
+        if c["train_configurations"] > cfg["configurations"]["n_train"]:
+            raise ConfigError("ogn.campaign.train_configurations", "more than configurations.n_train")
+        if c["test_configurations"] > cfg["configurations"]["n"] - cfg["configurations"]["n_train"]:
+            raise ConfigError("ogn.campaign.test_configurations", "more than the test configurations")
+        if c["train_configurations"] <= o["training"]["validation_trajectories"]:
+            raise ConfigError("ogn.campaign.train_configurations", "leaves no OGN training trajectory after validation")
+        if steps > c["test_steps"]:
+            raise ConfigError("ogn.campaign.test_steps", f"shorter than the rollout (ogn.rollout.steps = {steps})")
 
 
 # --------------------------------------------------------------------------- derived

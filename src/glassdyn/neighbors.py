@@ -60,11 +60,17 @@ def unordered_pairs(positions: np.ndarray, box: np.ndarray, cutoff: float) -> tu
     """
     box = np.asarray(box, dtype=np.float64)
     _check_cutoff(box, cutoff)
-    tree = cKDTree(wrap(np.asarray(positions, dtype=np.float64), box), boxsize=box)
-    p = tree.query_pairs(float(cutoff), output_type="ndarray")
+    positions = np.asarray(positions, dtype=np.float64)
+    tree = cKDTree(wrap(positions, box), boxsize=box)
+    # Query slightly wider, then apply the one criterion used everywhere: the
+    # minimum-image distance computed here is <= cutoff (the tree's own rounding may differ).
+    p = tree.query_pairs(float(cutoff) * (1 + 1e-9), output_type="ndarray")
     if len(p) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     a, b = p[:, 0].astype(np.int64), p[:, 1].astype(np.int64)
+    d = minimum_image(positions[a] - positions[b], box)
+    keep = np.sqrt(np.einsum("ij,ij->i", d, d)) <= float(cutoff)
+    a, b = a[keep], b[keep]
     order = np.lexsort((b, a))
     return a[order], b[order]
 

@@ -2,7 +2,9 @@
 import json
 import sys
 
+from glassdyn import cluster as gcluster
 from glassdyn import config as gcfg
+from glassdyn import runtime as gruntime
 
 # Validate once, before any job is scheduled: a bad value stops the run here
 # with the offending key named.
@@ -16,6 +18,45 @@ R = config["results"]
 GD = f"{sys.executable} -m glassdyn"
 TEMPS = gcfg.temperature_keys(config)
 GNN_MODELS = [m for m in config["models"]["enabled"] if m in ("ntgnn", "botan")]
+# Where labels come from: "md" (LAMMPS) or a published data set (workflow/rules/import.smk).
+SOURCE = config.get("source", {}).get("kind", "md")
+
+
+# ---------------------------------------------------------------- scheduler resources and launchers
+# Sizes come from the configuration (glassdyn.cluster); profiles/slurm adds the
+# site's partition/account. `{resources.launcher}` prefixes a multi-rank command:
+# srun inside SLURM, the environment's mpiexec (MD) or nothing (training spawns
+# its own ranks) elsewhere. Resources are no rerun trigger, so switching between
+# a workstation and SLURM reruns nothing.
+def on_slurm():
+    return gcluster.in_slurm(executor=getattr(workflow.executor_plugin, "name", None))
+
+
+def md_resources(stage):
+    ranks, omp = gcluster.md_ranks(config, stage), config["parallel"]["omp_threads"]
+    res = dict(
+        tasks=ranks,
+        cpus_per_task=omp,
+        runtime=lambda w: gcluster.md_runtime(config, w.T, stage),
+        mem_mb=lambda w: gcluster.md_memory_mb(config, w.T, stage),
+        launcher=lambda w: gcluster.mpi_launcher(ranks, omp, on_slurm(), gruntime.mpiexec()),
+    )
+    if ranks > 1:
+        res["mpi"] = "srun"  # the plugin then runs the shell in the allocation; it calls srun itself
+    return res
+
+
+def train_resources():
+    c, ranks = config["cluster"], config["training"]["ranks"]
+    return gcluster.training_resources(config) | dict(
+        runtime=gcluster.training_runtime(config),
+        mem_mb=lambda w, attempt: gcluster.training_memory_mb(config, attempt),
+        launcher=lambda w: gcluster.training_launcher(ranks, c["train_cpus_per_rank"], c["train_gpus_per_rank"], on_slurm()),
+    )
+
+
+MD_RETRIES = gcluster.md_retries(config)
+TRAIN_THREADS = config["training"]["ranks"] * config["cluster"]["train_cpus_per_rank"]
 
 
 wildcard_constraints:
@@ -64,7 +105,10 @@ def gnn_cells(T):
 
 
 def evaluations_of(T):
-    return [f"{R}/eval/{m}/T{T}/t{k}.csv" for m, _, k in gnn_cells(T)]
+    out = [f"{R}/eval/{m}/T{T}/t{k}.csv" for m, _, k in gnn_cells(T)]
+    if "tglassmlp" in config["models"]["enabled"]:  # workflow/rules/tglassmlp.smk
+        out += [f"{R}/eval/tglassmlp/T{T}/t{k}.csv" for k in gcfg.time_indices(config, T)]
+    return out
 
 
 def dynamics_of(T):
@@ -77,4 +121,9 @@ def temperature_targets(T):
 
 
 def campaign_targets():
-    return [f"{R}/report/cells.csv"]
+    out = [f"{R}/report/cells.csv"]
+    if "ogn" in config["models"]["enabled"]:
+        out += ogn_targets()  # workflow/rules/ogn.smk
+    if "tglassmlp" in config["models"]["enabled"]:
+        out += tglassmlp_targets()  # workflow/rules/tglassmlp.smk
+    return out

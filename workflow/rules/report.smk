@@ -28,7 +28,7 @@ rule report:
         pearson=report(f"{R}/report/pearson_vs_time.png", caption="../report/pearson.rst", category="Accuracy"),
         fs=report(f"{R}/report/fs.png", caption="../report/fs.rst", category="Physics"),
     params:
-        cfg=lambda w: json.dumps({"temperatures": config["temperatures"], "models": config["models"]}, sort_keys=True),
+        cfg=lambda w: json.dumps({k: config[k] for k in ("temperatures", "models", "training")}, sort_keys=True),
     log:
         f"{R}/logs/report.log",
     shell:

@@ -24,9 +24,11 @@ rule pretrain:
         k=lambda w: config["models"][w.model]["pretrain"]["time_index"],
     log:
         f"{R}/logs/train/{{model}}_pretrain.log",
-    threads: 2
+    threads: TRAIN_THREADS
+    resources:
+        **train_resources(),  # DDP ranks, GPUs, memory; {resources.launcher} = srun on SLURM (common.smk)
     shell:
-        "{GD} train --params {params.cfg:q} --model {wildcards.model} --T {params.T}"
+        "{resources.launcher} {GD} train --params {params.cfg:q} --model {wildcards.model} --T {params.T}"
         " --time-index {params.k} --pretrain --labels {input} --output-dir $(dirname {output.model}) > {log} 2>&1"
 
 
@@ -44,8 +46,10 @@ rule train:
         pre=lambda w, input: f"--pretrained {input.pretrained}" if input.pretrained else "",
     log:
         f"{R}/logs/train/{{model}}_T{{T}}_t{{k}}.log",
-    threads: 2
+    threads: TRAIN_THREADS
+    resources:
+        **train_resources(),
     shell:
-        "{GD} train --params {params.cfg:q} --model {wildcards.model} --T {wildcards.T}"
+        "{resources.launcher} {GD} train --params {params.cfg:q} --model {wildcards.model} --T {wildcards.T}"
         " --time-index {wildcards.k} --labels {input.labels} {params.pre}"
         " --output-dir $(dirname {output.model}) > {log} 2>&1"

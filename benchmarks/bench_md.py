@@ -1,0 +1,176 @@
+"""Throughput of the MD layer in each parallel mode, and its overhead over plain LAMMPS.
+
+    python benchmarks/bench_md.py [--n 4096] [--steps 3000] [--T 0.64] [--repeat 1] [--json out.json]
+
+Prepares one short-equilibrated configuration (cached in --workdir), then times
+``glassdyn.md.run_replicas`` with R = 2 replicas of ``--steps`` NVE steps each
+(sampling times of Table I up to the end, thermo every protocol.thermo_every)
+in four modes — serial, 2 MPI ranks in one LAMMPS run, 2 OpenMP threads, and
+2 replica groups side by side — and the plain ``lmp`` executable running the
+equivalent deck (``glassdyn.md.write_replica_deck``) for one replica. Prints a
+table of atom-steps per second; the overhead compares the serial workflow's
+time per replica with ``lmp``'s wall time for the same replica.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MODES = {  # name -> (MPI ranks, parallel section)
+    "serial": (0, {"mpi_ranks": 1, "omp_threads": 1, "replica_groups": 1}),
+    "mpi2": (2, {"mpi_ranks": 2, "omp_threads": 1, "replica_groups": 1}),
+    "omp2": (0, {"mpi_ranks": 1, "omp_threads": 2, "replica_groups": 1}),
+    "replicas2": (2, {"mpi_ranks": 1, "omp_threads": 1, "replica_groups": 2}),
+}
+REPLICAS = 2
+
+
+def bench_config(n: int, steps: int, T: float) -> dict:
+    from glassdyn import config as gcfg
+
+    cfg = gcfg.load(ROOT / "config.yaml", check=False)
+    cfg["system"]["n_particles"] = n
+    dt = cfg["system"]["timestep"]
+    end = steps * dt
+    entry = copy.deepcopy(gcfg.temperature(cfg, T))
+    entry["times"] = [t for t in entry["times"] if t < end - dt / 2] + [end]
+    cfg["temperatures"] = [entry]
+    # preparation only: a short quench gives a dense liquid at T (speed, not equilibrium, is measured)
+    cfg["protocol"].update(t_high=1.0, t_cool=1.0, hold_tau_alpha=0.05, replicas=REPLICAS)
+    return cfg
+
+
+def prepare(cfg: dict, T: float, workdir: Path) -> Path:
+    from glassdyn import md
+
+    eq = workdir / f"equilibrated_N{cfg['system']['n_particles']}.h5"
+    if not eq.exists():
+        md.equilibrate(cfg, T, 0, eq, checkpoint_dir=workdir / "ck_eq")
+    return eq
+
+
+def worker(a) -> None:
+    """One timed run_replicas (possibly under mpiexec); rank 0 writes the timing JSON."""
+    from glassdyn import md, runtime
+
+    cfg = json.loads(Path(a.cfg_file).read_text())
+    runtime.preload_mpi()
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    out = Path(a.out)
+    shutil.rmtree(out.parent / "ck", ignore_errors=True)
+    comm.Barrier()
+    t0 = time.perf_counter()
+    md.run_replicas(cfg, a.T, 0, a.equilibrated, out, checkpoint_dir=out.parent / "ck")
+    comm.Barrier()
+    wall = time.perf_counter() - t0
+    if comm.Get_rank() == 0:
+        (out.parent / "timing.json").write_text(json.dumps({"wall": wall, "ranks": comm.Get_size()}))
+
+
+def run_mode(name: str, cfg: dict, T: float, eq: Path, workdir: Path) -> float:
+    from glassdyn import runtime
+
+    ranks, par = MODES[name]
+    c = copy.deepcopy(cfg)
+    c["parallel"] = par
+    d = workdir / name
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    (d / "cfg.json").write_text(json.dumps(c))
+    cmd = [sys.executable, __file__, "--worker", "--cfg-file", str(d / "cfg.json"), "--T", str(T),
+           "--equilibrated", str(eq), "--out", str(d / "replicas.h5")]
+    if ranks:
+        cmd = [runtime.mpiexec(), "-n", str(ranks)] + cmd
+    env = dict(os.environ, OMP_NUM_THREADS=str(par["omp_threads"]))
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if res.returncode:
+        raise RuntimeError(f"mode {name} failed:\n{res.stderr[-3000:]}")
+    return json.loads((d / "timing.json").read_text())["wall"]
+
+
+def run_plain_lmp(cfg: dict, T: float, eq: Path, workdir: Path) -> float:
+    """Wall time of ``lmp -in in.replica`` for replica 0 (the same NVE run, dumps and thermo)."""
+    from glassdyn import md
+
+    d = workdir / "lmp"
+    shutil.rmtree(d, ignore_errors=True)
+    deck = md.write_replica_deck(cfg, T, 0, 0, eq, d)
+    exe = Path(sys.prefix) / "bin" / "lmp"
+    env = dict(os.environ, LD_LIBRARY_PATH=f"{Path(sys.prefix) / 'lib'}:{os.environ.get('LD_LIBRARY_PATH', '')}",
+               OMP_NUM_THREADS="1")
+    t0 = time.perf_counter()
+    res = subprocess.run([str(exe), "-in", deck.name, "-log", "log.lammps", "-screen", "none", "-nocite"],
+                         cwd=d, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if res.returncode:
+        raise RuntimeError(f"lmp failed: {res.stderr[-2000:]}")
+    return wall
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=4096, help="particles")
+    ap.add_argument("--steps", type=int, default=3000, help="NVE steps per replica")
+    ap.add_argument("--T", type=float, default=0.64)
+    ap.add_argument("--modes", default=",".join(MODES), help=f"comma list of {list(MODES)}")
+    ap.add_argument("--repeat", type=int, default=1, help="timings per mode (the fastest is kept)")
+    ap.add_argument("--workdir", help="keep the prepared configuration and runs here (default: a temporary folder)")
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--cfg-file", help=argparse.SUPPRESS)
+    ap.add_argument("--equilibrated", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        worker(a)
+        return 0
+
+    tmp = None if a.workdir else tempfile.TemporaryDirectory(prefix="bench_md_")
+    workdir = Path(a.workdir or tmp.name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg = bench_config(a.n, a.steps, a.T)
+    eq = prepare(cfg, a.T, workdir)
+    work = REPLICAS * a.steps * a.n
+    rows = []
+    for name in a.modes.split(","):
+        wall = min(run_mode(name, cfg, a.T, eq, workdir) for _ in range(a.repeat))
+        rows.append({"mode": name, "ranks": max(1, MODES[name][0]), "omp_threads": MODES[name][1]["omp_threads"],
+                     "wall_s": wall, "atom_steps_per_s": work / wall})
+        print(f"  {name}: {wall:.2f} s", file=sys.stderr)
+    lmp_wall = min(run_plain_lmp(cfg, a.T, eq, workdir) for _ in range(a.repeat))
+    rows.append({"mode": "plain lmp (1 replica)", "ranks": 1, "omp_threads": 1, "wall_s": lmp_wall,
+                 "atom_steps_per_s": a.steps * a.n / lmp_wall})
+    serial = next((r for r in rows if r["mode"] == "serial"), None)
+    overhead = (serial["wall_s"] / REPLICAS / lmp_wall - 1.0) if serial else None
+
+    print(f"MD throughput, N = {a.n}, T = {a.T}, {a.steps} NVE steps x {REPLICAS} replicas "
+          f"(thermo every {cfg['protocol']['thermo_every']}, {len(cfg['temperatures'][0]['times'])} sampling times), "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'mode':<24}{'ranks':>6}{'threads':>8}{'wall s':>10}{'atom-steps/s':>15}")
+    for r in rows:
+        print(f"{r['mode']:<24}{r['ranks']:>6}{r['omp_threads']:>8}{r['wall_s']:>10.2f}{r['atom_steps_per_s']:>15.3e}")
+    if overhead is not None:
+        print(f"workflow overhead vs plain lmp (serial, per replica): {100 * overhead:+.1f}% (target within 2%)")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"n": a.n, "steps": a.steps, "T": a.T, "replicas": REPLICAS,
+                                            "rows": rows, "overhead": overhead,
+                                            "load_average": os.getloadavg()[0]}, indent=2))
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

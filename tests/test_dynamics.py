@@ -1,0 +1,209 @@
+"""Per-temperature dynamics: τα from synthetic data with a known relaxation, χ4, MD checks, outputs."""
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from glassdyn import dynamics, labels, storage
+
+TRUE = {"A": 0.7, "tau_s": 0.4, "beta_s": 1.6, "tau_alpha": 50.0, "beta": 0.8}
+K = 2 * math.pi
+
+
+def _f(t):
+    return dynamics.double_stretched_exponential(t, *TRUE.values())
+
+
+def test_fit_recovers_known_parameters():
+    t = np.geomspace(0.1, 1000, 14)
+    fit = dynamics.fit_relaxation(t, _f(t))
+    assert fit["success"] and fit["reason"] == ""
+    for k, v in TRUE.items():
+        assert fit[k] == pytest.approx(v, rel=1e-6), k
+    # the 1/e crossing of the fitted curve is the root of F(t) = 1/e
+    from scipy.optimize import brentq
+    root = brentq(lambda x: _f(x) - 1 / math.e, 1.0, 500.0)
+    assert fit["tau_alpha_1e"] == pytest.approx(root, rel=1e-3)
+
+
+def test_fit_with_noise_reports_a_consistent_error():
+    t = np.geomspace(0.1, 1000, 14)
+    f = _f(t) + np.random.default_rng(0).normal(0, 0.005, len(t))
+    fit = dynamics.fit_relaxation(t, f)
+    assert fit["success"]
+    assert 0 < fit["tau_alpha_err"] < 0.2 * fit["tau_alpha"]
+    assert abs(fit["tau_alpha"] - TRUE["tau_alpha"]) < 4 * fit["tau_alpha_err"]
+
+
+def test_fit_labels_the_slow_component_alpha():
+    """Started from either ordering, the slower decay is reported as τα."""
+    t = np.geomspace(0.1, 1000, 14)
+    fit = dynamics.fit_relaxation(t, _f(t), tau_guess=0.5)
+    assert fit["tau_alpha"] == pytest.approx(TRUE["tau_alpha"], rel=1e-4)
+    assert fit["tau_s"] < fit["tau_alpha"]
+
+
+def test_too_few_times_give_nan_and_a_reason():
+    t = np.array([0.1, 1.65, 16.5])
+    fit = dynamics.fit_relaxation(t, _f(t))
+    assert not fit["success"] and math.isnan(fit["tau_alpha"]) and "3 sampling times" in fit["reason"]
+
+
+def test_crossing_time_is_log_interpolated():
+    t = np.array([1.0, 10.0, 100.0])
+    f = np.array([0.9, 0.5, 0.1])                      # linear in log10 t: f = 0.9 - 0.4 log10 t
+    want = 10 ** ((0.9 - 1 / math.e) / 0.4)
+    assert dynamics.crossing_time(t, f) == pytest.approx(want, rel=1e-12)
+    assert math.isnan(dynamics.crossing_time(t, np.array([0.9, 0.8, 0.7])))
+    assert math.isnan(dynamics.crossing_time(t, np.array([0.3, 0.2, 0.1])))
+
+
+# --------------------------------------------------------------------------- end to end
+def _replicas(path, c, times, with_checks, n=300, n_rep=4, T=0.64):
+    """A replicas.h5 whose Gaussian displacements make F_s^A(2π, t) follow the known relaxation.
+
+    For isotropic Gaussian steps of variance s² per component, ⟨sin(k r)/(k r)⟩ = exp(−k² s² / 2).
+    """
+    rng = np.random.default_rng(100 + c)
+    L = (n / 1.2) ** (1 / 3)
+    box = np.full(3, L)
+    x0 = rng.uniform(0, L, (n, 3))
+    types = (np.arange(n) >= 240).astype(np.int8)
+    s = np.sqrt(-2 * np.log(_f(times)) / K**2)
+    x = x0 + rng.normal(size=(n_rep, len(times), n, 3)) * s[None, :, None, None]
+    v = rng.normal(scale=math.sqrt(T), size=(n_rep, n, 3))
+    v -= v.mean(axis=1, keepdims=True)
+    steps = np.arange(0, 1001, 100)
+    e = -5.0 + 1e-6 * rng.normal(size=(n_rep, len(steps)))
+    data = {"types": types, "box": box, "initial_positions": x0, "times": times, "requested_times": times,
+            "steps": np.round(times / 0.001).astype(np.int64), "positions": x, "initial_velocities": v,
+            "thermo/step": steps, "thermo/etotal": e, "thermo/pe": e - 1, "thermo/ke": np.ones_like(e),
+            "thermo/temp": np.full_like(e, T)}
+    if with_checks:
+        data["checks/energy_drift"] = np.full(n_rep, 2e-5)
+        data["checks/temperature0"] = np.full(n_rep, 0.63)
+    storage.write_h5(path, data, {"T": T, "c": c, "replicas": n_rep, "timestep": 0.001})
+    return path
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory, paper_config):
+    tmp = tmp_path_factory.mktemp("dyn")
+    cfg = copy.deepcopy(paper_config)
+    times = np.geomspace(0.1, 1000, 13)
+    cfg["temperatures"] = [{"T": 0.64, "tau_alpha": 60.0, "times": times.tolist()}]
+    reps, labs = [], []
+    for c in range(3):
+        rep = _replicas(tmp / f"r{c}.h5", c, times, with_checks=(c != 2))
+        reps.append(rep)
+        labs.append(labels.extract_labels(cfg, rep, tmp / f"c{c}.h5"))
+    out = (tmp / "dynamics.csv", tmp / "dynamics.json", tmp / "dynamics.png")
+    summary = dynamics.temperature_dynamics(cfg, "0.64", labs, reps, *out)
+    return cfg, times, reps, labs, out, summary
+
+
+def test_tau_alpha_from_synthetic_trajectories(campaign):
+    cfg, times, reps, labs, (csv, js, png), summary = campaign
+    from scipy.optimize import brentq
+    true_1e = brentq(lambda x: _f(x) - 1 / math.e, 1.0, 500.0)
+    info = json.loads(js.read_text())
+    assert info["n_configurations"] == 3 and info["n_replicas"] == 4
+    assert info["tau_alpha_config"] == 60.0
+    assert info["tau_alpha_1e"] == pytest.approx(true_1e, rel=0.15)
+    assert info["tau_alpha_1e_err"] > 0
+    assert info["fit"]["success"]
+    assert info["tau_alpha_fit"] == pytest.approx(TRUE["tau_alpha"], rel=0.2)
+    assert info["fit"]["beta"] == pytest.approx(TRUE["beta"], rel=0.2)
+    assert info["tau_alpha_fit_err"] > 0
+
+
+def test_dynamics_csv_against_direct_averages(campaign):
+    cfg, times, reps, labs, (csv, js, png), summary = campaign
+    tab = pd.read_csv(csv)
+    assert list(tab.columns) == ["t", "t_over_tau", "fs", "fs_err", "msd", "msd_err", "chi4"]
+    fs = np.stack([storage.read_h5(p, ["fs_A"])[0]["fs_A"] for p in labs])        # (C, R, n_t)
+    msd = np.stack([storage.read_h5(p, ["msd_A"])[0]["msd_A"] for p in labs])
+    np.testing.assert_allclose(tab["t"], times)
+    np.testing.assert_allclose(tab["t_over_tau"], times / 60.0)
+    np.testing.assert_allclose(tab["fs"], fs.mean(axis=(0, 1)), rtol=1e-12)
+    per_c = fs.mean(axis=1)
+    np.testing.assert_allclose(tab["fs_err"], per_c.std(axis=0, ddof=1) / math.sqrt(3), rtol=1e-10)
+    np.testing.assert_allclose(tab["msd"], msd.mean(axis=(0, 1)), rtol=1e-12)
+    for t in range(len(times)):
+        samples = list(fs[:, :, t].ravel())
+        m = sum(samples) / len(samples)
+        want = 240 * (sum(q * q for q in samples) / len(samples) - m * m)
+        assert tab["chi4"][t] == pytest.approx(want, rel=1e-8, abs=1e-12)
+    # MSD of Gaussian steps: 3 s² with s² = -2 ln F / k²
+    np.testing.assert_allclose(tab["msd"], 3 * (-2 * np.log(_f(times)) / K**2), rtol=0.1)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_md_checks_read_or_computed(campaign):
+    cfg, times, reps, labs, out, summary = campaign
+    mc = json.loads(out[1].read_text())["md_checks"]
+    assert mc["available"] and mc["n_replicas"] == 12
+    assert set(mc["source"]) == {"checks", "computed from thermo/etotal and initial_velocities"}
+    # replica file 2 has no checks/: its T(0) comes from the velocities with 3N - 3 degrees of freedom
+    d, _ = storage.read_h5(reps[2], ["initial_velocities"])
+    v = d["initial_velocities"]
+    t0 = np.einsum("rnk,rnk->r", v, v) / (3 * v.shape[1] - 3)
+    want = np.concatenate([[0.63] * 8, t0])
+    assert mc["temperature0"]["mean"] == pytest.approx(want.mean(), rel=1e-12)
+    assert mc["energy_drift"]["ok"] is True and mc["energy_drift"]["limit"] == 1e-4
+
+
+def test_few_times_record_nan_without_failing(tmp_path, campaign):
+    """The laptop campaign has three times per T: no fit, NaN and a reason, files still written."""
+    cfg, times, reps, labs, out, summary = campaign
+    cfg = copy.deepcopy(cfg)
+    few = np.array([0.1, 1.65, 16.5])
+    cfg["temperatures"] = [{"T": 0.64, "tau_alpha": 16.5, "times": few.tolist()}]
+    rep = _replicas(tmp_path / "r.h5", 0, few, with_checks=True)
+    lab = labels.extract_labels(cfg, rep, tmp_path / "c.h5")
+    paths = (tmp_path / "d.csv", tmp_path / "d.json", tmp_path / "d.png")
+    dynamics.temperature_dynamics(cfg, 0.64, [lab], [rep], *paths)
+    info = json.loads(paths[1].read_text())
+    assert info["tau_alpha_fit"] is None and "3 sampling times" in info["fit"]["reason"]
+    assert info["tau_alpha_1e_err"] is None and info["tau_alpha_1e_reason"]
+    assert len(pd.read_csv(paths[0])) == 3 and paths[2].exists()
+
+
+def test_labels_without_ensemble_data_do_not_fail(tmp_path, paper_config):
+    """Imported node labels (no fs_A): empty table, reason in the JSON, no MD checks."""
+    cfg = copy.deepcopy(paper_config)
+    lab = storage.write_h5(tmp_path / "c.h5", {"times": np.array([1.0, 2.0]), "types": np.zeros(4, np.int8)})
+    paths = (tmp_path / "d.csv", tmp_path / "d.json", tmp_path / "d.png")
+    dynamics.temperature_dynamics(cfg, 0.44, [lab], [], *paths)
+    info = json.loads(paths[1].read_text())
+    assert info["n_configurations"] == 0 and "fs_A" in info["tau_alpha_1e_reason"]
+    assert info["md_checks"]["available"] is False
+
+
+def test_cli_labels_and_dynamics_with_rule_slices(tmp_path, paper_config):
+    """The subcommands run on exactly the config slices the rules pass (--params)."""
+    from glassdyn.cli import main as cli_main
+
+    cfg = copy.deepcopy(paper_config)
+    times = np.geomspace(0.1, 1000, 8)
+    cfg["temperatures"] = [{"T": 0.64, "tau_alpha": 60.0, "times": times.tolist()}]
+    rep = _replicas(tmp_path / "replicas.h5", 0, times, with_checks=True, n=200, n_rep=2)
+    lab_params = json.dumps({k: cfg[k] for k in ("system", "graph", "labels")})
+    assert cli_main(["labels", "--params", lab_params, "--input", str(rep), "--output", str(tmp_path / "c.h5")]) == 0
+    dyn_params = json.dumps({k: cfg[k] for k in ("system", "protocol", "labels", "dynamics", "temperatures")})
+    out = [str(tmp_path / f"dynamics.{s}") for s in ("csv", "json", "png")]
+    assert cli_main(["dynamics", "--params", dyn_params, "--T", "0.64", "--labels", str(tmp_path / "c.h5"),
+                     "--replicas", str(rep), "--output-csv", out[0], "--output-json", out[1],
+                     "--output-png", out[2]]) == 0
+    assert json.loads((tmp_path / "dynamics.json").read_text())["n_replicas"] == 2
+    # a truncated labels file is reported (exit status 2), not a traceback
+    lab = tmp_path / "c.h5"
+    with open(lab, "r+b") as fh:
+        fh.truncate(lab.stat().st_size // 2)
+    assert cli_main(["dynamics", "--params", dyn_params, "--T", "0.64", "--labels", str(lab),
+                     "--output-csv", out[0], "--output-json", out[1], "--output-png", out[2]]) == 2

@@ -1,0 +1,414 @@
+"""The MD layer (glassdyn.md): potential, velocities, sampling plan, checkpoints,
+kill-and-resume bit-identity, MPI modes and the physics checks — all with real
+LAMMPS runs of small systems (N = 128–256, a few thousand steps)."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from scipy import stats
+
+from glassdyn import config as gcfg
+from glassdyn import md, potential, runtime, storage
+from glassdyn.storage import StorageError
+
+T = 0.64
+TIMES = [0.1, 0.165, 0.52, 1.5]
+
+
+def small_cfg(laptop_config, n=128, segment_steps=400, replicas=3, hold_tau_alpha=0.2, times=TIMES) -> dict:
+    """A validated configuration that runs in about a second."""
+    cfg = copy.deepcopy(laptop_config)
+    cfg["system"]["n_particles"] = n
+    p = cfg["protocol"]
+    p.update(t_high=3.0, t_cool=2.0, hold_tau_alpha=hold_tau_alpha, thermo_every=250, replicas=replicas)
+    p["segment_walltime"] = segment_steps * n / p["atom_steps_per_second"]
+    cfg["temperatures"] = [{"T": T, "tau_alpha": 16.5, "times": list(times)}]
+    # only the MD sections matter here (other sections' cross-checks may reject a tiny box)
+    assert md.segment_steps(cfg) == segment_steps
+    return cfg
+
+
+def params(cfg) -> str:
+    return json.dumps({k: cfg[k] for k in ("system", "protocol", "temperatures")})
+
+
+def cli(cfg, *args, mpi: int = 0) -> list[str]:
+    cmd = [sys.executable, "-m", "glassdyn", args[0], "--params", params(cfg), "--T", str(T), *args[1:]]
+    return ([runtime.mpiexec(), "-n", str(mpi)] + cmd) if mpi else cmd
+
+
+def same_arrays(a: Path, b: Path) -> None:
+    da, _ = storage.read_h5(a)
+    db, _ = storage.read_h5(b)
+    assert sorted(da) == sorted(db)
+    for k in da:
+        assert da[k].dtype == db[k].dtype, k
+        assert np.array_equal(da[k], db[k]), f"{k} differs between {a} and {b}"
+
+
+def kill_when(cmd: list[str], ready, log: Path, timeout: float = 60.0) -> None:
+    """Start ``cmd``; SIGKILL it as soon as ``ready()`` is true (it must not finish first)."""
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+    t0 = time.time()
+    try:
+        while not ready():
+            assert proc.poll() is None, f"job ended before it could be killed: {log.read_text()[-2000:]}"
+            assert time.time() - t0 < timeout, "no checkpoint appeared"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def checkpoint_step(state: Path) -> int:
+    try:
+        with h5py.File(state, "r") as f:
+            return int(f.attrs["step"])
+    except (OSError, KeyError):
+        return -1
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def cfg(laptop_config):
+    return small_cfg(laptop_config)
+
+
+@pytest.fixture(scope="module")
+def reference(cfg, tmp_path_factory):
+    """Uninterrupted equilibration and replicas of configuration 3 (through the CLI, as the rules run it)."""
+    d = tmp_path_factory.mktemp("reference")
+    subprocess.run(cli(cfg, "equilibrate", "--c", "3", "--output", str(d / "eq.h5")), check=True)
+    subprocess.run(cli(cfg, "replicas", "--c", "3", "--input", str(d / "eq.h5"), "--output", str(d / "rep.h5")),
+                   check=True)
+    assert not (d / "checkpoints").exists(), "checkpoints are removed after a successful write"
+    return d
+
+
+# ----------------------------------------------------------------------------- potential
+@pytest.mark.parametrize("pair,types", [("AA", (0, 0)), ("AB", (0, 1)), ("BB", (1, 1))])
+def test_lammps_pair_energy_and_force_match_the_smoothed_lj_formula(laptop_config, pair, types):
+    cfg = copy.deepcopy(laptop_config)
+    cfg["system"].update(n_particles=2, density=2 / 10.0**3, fraction_a=0.5)
+    p = md.pair_parameters(cfg)[pair]
+    assert p.cutoff == pytest.approx(2.5 * p.sigma)
+    eng = md.Engine(cfg)
+    try:
+        for r in (0.95 * p.sigma, 1.12 * p.sigma, 1.7 * p.sigma, 0.999 * p.cutoff, 1.001 * p.cutoff):
+            x = np.array([[1.0, 5.0, 5.0], [1.0 + r, 5.0, 5.0]])
+            eng.create(x, np.array(types))
+            eng.run(0, pre=True)
+            energy = eng.thermo()[1] * 2  # thermo pe is per particle
+            assert energy == pytest.approx(float(potential.pair_energy(r, p.epsilon, p.sigma, p.cutoff)),
+                                           rel=1e-10, abs=1e-12)
+            f = np.array(eng.lmp.gather_atoms("f", 1, 3)).reshape(2, 3)
+            want = float(potential.pair_force(r, p.epsilon, p.sigma, p.cutoff))  # > 0: repulsion
+            assert f[1, 0] == pytest.approx(want, rel=1e-10, abs=1e-12)  # on the right particle, along +x
+            assert f[0, 0] == pytest.approx(-want, rel=1e-10, abs=1e-12)
+        assert abs(energy) == 0.0  # beyond the cutoff
+    finally:
+        eng.close()
+
+
+def test_system_setup(paper_config):
+    t = md.particle_types(paper_config)
+    assert t.dtype == np.int8 and (t == 0).sum() == 3277 and (t == 1).sum() == 819
+    assert md.box_vector(paper_config) == pytest.approx([15.05658] * 3, abs=1e-5)
+    x = md.random_positions(paper_config, 0.44, 7)
+    assert x.shape == (4096, 3) and x.min() >= 0 and x.max() < 15.05658
+    assert np.array_equal(x, md.random_positions(paper_config, 0.44, 7))
+    assert not np.array_equal(x, md.random_positions(paper_config, 0.44, 8))
+    cmds = "\n".join(md.potential_commands(paper_config))
+    assert "pair_style lj/smooth/linear 2.5" in cmds
+    assert "pair_coeff 1 2 1.5 0.8 2.0" in cmds and "pair_coeff 2 2 0.5 0.88 2.2" in cmds
+    assert "timestep 0.001" in cmds
+
+
+# ----------------------------------------------------------------------------- plan
+def test_sampling_times_are_rounded_to_steps_and_recorded(laptop_config):
+    cfg = copy.deepcopy(laptop_config)
+    cfg["system"]["timestep"] = 0.003
+    cfg["temperatures"] = [{"T": T, "tau_alpha": 16.5, "times": [0.1, 0.5, 1.0]}]
+    plan = md.sampling_plan(cfg, T)
+    assert plan.steps.tolist() == [33, 167, 333]
+    assert plan.times == pytest.approx([0.099, 0.501, 0.999])
+    assert plan.requested_times.tolist() == [0.1, 0.5, 1.0]
+
+
+def test_segments_cut_at_sampling_steps():
+    assert md.segment_ends(0, 1000, 400, [100, 165, 520]) == [100, 165, 400, 520, 800, 1000]
+    assert md.segment_ends(3000, 5000, 1500) == [4500, 5000]
+    assert md.thermo_steps(0, 1000, 250, [165]) == [165, 250, 500, 750, 1000]
+
+
+def test_equilibration_stages(paper_config):
+    st = md.equilibration_stages(paper_config, 0.44)
+    assert [(s.name, s.stop - s.start) for s in st] == [("high", 10_000_000), ("cool", 20_000), ("hold", 164_800_000)]
+    assert st[1].T_start == 5.0 and st[1].T_stop == 0.44 and st[2].start == st[1].stop
+
+
+# ----------------------------------------------------------------------------- velocities
+def test_maxwell_boltzmann_velocities():
+    n, temp = 60_000, 0.64
+    for mass in (1.0, 2.0):
+        v = md.maxwell_boltzmann_velocities(n, temp, mass, seed=11)
+        assert np.abs(v.sum(axis=0)).max() < 1e-9 * n  # zero total momentum
+        assert v.var(axis=0) == pytest.approx([temp / mass] * 3, rel=0.03)
+        for k in range(3):  # each component Gaussian with variance T/m
+            assert stats.kstest(v[:, k] / np.sqrt(temp / mass), "norm").pvalue > 1e-3
+        # not rescaled: T_kin fluctuates around T with relative spread sqrt(2/(3N))
+        tk = md.kinetic_temperature(v, mass)
+        assert tk != temp and abs(tk - temp) < 5 * temp * np.sqrt(2 / (3 * n))
+    small = np.array([md.kinetic_temperature(md.maxwell_boltzmann_velocities(256, temp, 1.0, s), 1.0)
+                      for s in range(400)])
+    assert small.mean() == pytest.approx(temp, rel=0.01)
+    assert small.std() == pytest.approx(temp * np.sqrt(2 / (3 * 255)), rel=0.2)
+    assert not np.array_equal(md.maxwell_boltzmann_velocities(10, temp, 1.0, 1),
+                              md.maxwell_boltzmann_velocities(10, temp, 1.0, 2))
+
+
+def test_wrap_positions_keeps_unwrapped_coordinates():
+    box = np.full(3, 5.0)
+    x = np.array([[-0.1, 5.0, 12.3], [-1e-17, 4.999, 0.0]])
+    img = np.array([[1, 0, -2], [0, 0, 0]])
+    xw, iw = md.wrap_positions(x, img, box)
+    assert (xw >= 0).all() and (xw < 5.0).all()
+    assert np.allclose(xw + iw * box, x + img * box, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- outputs
+def test_outputs_follow_the_architecture_layout(cfg, reference):
+    d, a = storage.read_h5(reference / "eq.h5")
+    n = cfg["system"]["n_particles"]
+    assert d["positions"].shape == (n, 3) and d["velocities"].shape == (n, 3)
+    assert d["types"].dtype == np.int8 and d["image"].dtype == np.int32 and d["box"].shape == (3,)
+    assert (d["positions"] >= 0).all() and (d["positions"] < d["box"]).all()
+    assert a["T"] == T and a["c"] == 3 and a["lammps_version"] > 2e7
+    assert a["steps"]["hold"]["steps"] == round(0.2 * 16.5 / 0.001)
+    assert a["potential"]["pairs"]["AB"]["cutoff"] == 2.0
+    assert d["thermo/temp"][-1] == pytest.approx(T, rel=0.25)
+
+    r, ra = storage.read_h5(reference / "rep.h5")
+    R, nt = cfg["protocol"]["replicas"], len(TIMES)
+    assert r["positions"].shape == (R, nt, n, 3) and r["positions"].dtype == np.float64
+    assert r["initial_velocities"].shape == (R, n, 3)
+    assert np.array_equal(r["initial_positions"], d["positions"])
+    assert r["requested_times"].tolist() == TIMES
+    assert r["steps"].tolist() == [100, 165, 520, 1500]
+    assert np.array_equal(r["times"], r["steps"] * 0.001)
+    assert r["thermo/step"][0] == 0 and r["thermo/step"][-1] == 1500
+    assert set(r["steps"].tolist()) <= set(r["thermo/step"].tolist())
+    assert set(range(0, 1501, 250)) <= set(r["thermo/step"].tolist())
+    assert r["thermo/etotal"].shape == (R, len(r["thermo/step"]))
+    assert np.allclose(r["thermo/etotal"], r["thermo/pe"] + r["thermo/ke"])
+    assert ra["seeds"].tolist() == [md.replica_seed(T, 3, k) for k in range(R)]
+    for k in range(R):  # stored velocities: the seeded draw, and LAMMPS measured the same T(0)
+        v = md.maxwell_boltzmann_velocities(n, T, 1.0, ra["seeds"][k])
+        assert np.array_equal(r["initial_velocities"][k], v)
+        assert r["checks/temperature0"][k] == pytest.approx(md.kinetic_temperature(v, 1.0), rel=1e-9)
+    assert (r["checks/energy_drift"] < cfg["protocol"]["checks"]["max_energy_drift"]).all()
+    # unwrapped: displacements are continuous (no jumps of a box length) and small at t = 0.1
+    disp = r["positions"] - r["initial_positions"][None, None]
+    assert np.abs(disp[:, 0]).max() < 0.3
+    # replicas really differ (fresh velocities) but start from the same frame
+    assert not np.allclose(r["positions"][0, -1], r["positions"][1, -1])
+
+
+# ----------------------------------------------------------------------------- restartability
+def test_equilibration_killed_and_resumed_is_bit_identical(cfg, reference, tmp_path):
+    out, ck = tmp_path / "eq.h5", tmp_path / "ck"
+    cmd = cli(cfg, "equilibrate", "--c", "3", "--output", str(out), "--checkpoint-dir", str(ck))
+    kill_when(cmd, lambda: checkpoint_step(ck / "state.h5") >= 1200, tmp_path / "killed.log")
+    assert not out.exists()
+    killed_at = checkpoint_step(ck / "state.h5")
+    # debris of a kill during a write: a half-written restart and a stray temporary file
+    (ck / ".step-000000009999.restart.tmp").write_bytes(b"half")
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert f"resuming from" in res.stderr and f"at step {killed_at}" in res.stderr
+    same_arrays(out, reference / "eq.h5")
+    assert not ck.exists()
+
+
+def test_replicas_killed_and_resumed_are_bit_identical(cfg, reference, tmp_path):
+    out, ck = tmp_path / "rep.h5", tmp_path / "ck"
+    cmd = cli(cfg, "replicas", "--c", "3", "--input", str(reference / "eq.h5"), "--output", str(out),
+              "--checkpoint-dir", str(ck))
+    kill_when(cmd, lambda: (ck / "r0000.h5").exists() and checkpoint_step(ck / "r0001" / "state.h5") >= 400,
+              tmp_path / "killed.log")
+    done_mtime = (ck / "r0000.h5").stat().st_mtime_ns
+    killed_at = checkpoint_step(ck / "r0001" / "state.h5")
+    with h5py.File(ck / "r0001" / "state.h5", "r") as f:
+        n_frames = f["frames"].shape[0]
+    assert n_frames == sum(1 for s in (100, 165, 520, 1500) if s <= killed_at) and n_frames >= 2
+    res = subprocess.run(cmd + ["--keep-checkpoints"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "replica 0 already complete" in res.stderr
+    assert f"replica 1: resuming from" in res.stderr and f"at step {killed_at}" in res.stderr
+    assert "stage replica 0 " not in res.stderr  # the finished replica was not run again
+    assert (ck / "r0000.h5").stat().st_mtime_ns == done_mtime
+    same_arrays(out, reference / "rep.h5")
+
+
+def test_corrupt_checkpoints_are_refused(cfg, reference, tmp_path):
+    ck = tmp_path / "ck"
+    md.equilibrate(cfg, T, 3, tmp_path / "eq.h5", checkpoint_dir=ck, keep_checkpoints=True)
+    state = ck / "state.h5"
+    restart = next(ck.glob("step-*.restart"))
+    last = checkpoint_step(state)
+
+    with h5py.File(state, "r+") as f:  # a step count that disagrees with the run
+        f.attrs["step"] = last - 100
+    with pytest.raises(md.CheckpointError, match=r"(?s)inconsistent.*Delete the folder") as e:
+        md.equilibrate(cfg, T, 3, tmp_path / "eq2.h5", checkpoint_dir=ck)
+    assert str(state) in str(e.value) and not (tmp_path / "eq2.h5").exists()
+    with h5py.File(state, "r+") as f:
+        f.attrs["step"] = last
+
+    blob = restart.read_bytes()  # a truncated restart file
+    restart.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(md.CheckpointError, match="truncated or altered"):
+        md.equilibrate(cfg, T, 3, tmp_path / "eq2.h5", checkpoint_dir=ck)
+    restart.write_bytes(blob)
+
+    sidecar = state.read_bytes()  # a truncated sidecar
+    state.write_bytes(sidecar[:1000])
+    res = subprocess.run(cli(cfg, "equilibrate", "--c", "3", "--output", str(tmp_path / "eq2.h5"),
+                             "--checkpoint-dir", str(ck)), capture_output=True, text=True)
+    assert res.returncode == 2 and "unreadable" in res.stderr and str(ck) in res.stderr
+    state.write_bytes(sidecar)
+
+    # intact again: the saved state is used as is and gives the reference frame
+    md.equilibrate(cfg, T, 3, tmp_path / "eq2.h5", checkpoint_dir=ck)
+    same_arrays(tmp_path / "eq2.h5", reference / "eq.h5")
+
+
+def test_restart_at_wrong_step_is_refused(cfg, tmp_path):
+    eng = md.Engine(cfg)
+    try:
+        eng.create(md.random_positions(cfg, T, 0), md.particle_types(cfg))
+        eng.minimize(cfg["protocol"]["minimize"])
+        eng.command("fix integrate all nve")
+        eng.run(50, pre=True)
+        ck = md.Checkpoint(tmp_path / "ck", "fp")
+        ck.save(eng, 0, md.CheckpointState(50, "test", Path()))
+        with h5py.File(ck.state_path, "r+") as f:
+            f.attrs["step"] = 40
+        state = ck.load(max_step=100)
+        with pytest.raises(md.CheckpointError, match="at step 50 but the checkpoint records step 40"):
+            ck.verify_restart_step(state, eng.load(state.restart))
+        assert ck.load(max_step=100) is not None
+        other = md.Checkpoint(tmp_path / "ck", "other inputs")  # stale: discarded, not refused
+        assert other.load(max_step=100) is None and not (tmp_path / "ck").exists()
+    finally:
+        eng.close()
+
+
+# ----------------------------------------------------------------------------- inputs and checks
+def test_corrupt_equilibrated_input_is_named(cfg, tmp_path):
+    bad = tmp_path / "equilibrated.h5"
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n" + os.urandom(300))
+    with pytest.raises(StorageError, match="equilibrated.h5") as e:
+        md.run_replicas(cfg, T, 3, bad, tmp_path / "rep.h5", checkpoint_dir=tmp_path / "ck")
+    assert str(bad) in str(e.value) and not (tmp_path / "rep.h5").exists()
+    res = subprocess.run(cli(cfg, "replicas", "--c", "3", "--input", str(bad), "--output", str(tmp_path / "r.h5")),
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and str(bad) in res.stderr
+
+
+def test_physics_checks_fail_without_output_then_reuse_finished_replicas(cfg, reference, tmp_path):
+    strict = copy.deepcopy(cfg)
+    strict["protocol"]["checks"]["max_energy_drift"] = 1e-12
+    ck, out = tmp_path / "ck", tmp_path / "rep.h5"
+    with pytest.raises(md.MDCheckError, match="energy drift too large"):
+        md.run_replicas(strict, T, 3, reference / "eq.h5", out, checkpoint_dir=ck)
+    assert not out.exists() and len(list(ck.glob("r*.h5"))) == 3
+    strict = copy.deepcopy(cfg)
+    strict["protocol"]["checks"]["temperature_tolerance"] = 1e-6
+    with pytest.raises(md.MDCheckError, match="mean kinetic temperature"):
+        md.run_replicas(strict, T, 3, reference / "eq.h5", out, checkpoint_dir=ck)
+    t0 = time.time()
+    md.run_replicas(cfg, T, 3, reference / "eq.h5", out, checkpoint_dir=ck)  # finished replicas are reused
+    assert time.time() - t0 < 5
+    same_arrays(out, reference / "rep.h5")
+    d = np.array([[-5.0, -5.0001, -5.0002]])
+    assert md.energy_drift(d, 2.0) == pytest.approx([0.0002 / 5 / 2])
+
+
+# ----------------------------------------------------------------------------- parallel
+@pytest.mark.slow
+def test_mpi_modes(cfg, reference, tmp_path):
+    # two replica groups of one rank each: every replica runs exactly as in serial
+    rg = tmp_path / "rg.h5"
+    subprocess.run(cli(cfg, "replicas", "--c", "3", "--input", str(reference / "eq.h5"), "--output", str(rg),
+                       "--replica-groups", "2", "--checkpoint-dir", str(tmp_path / "ck1"), mpi=2),
+                   check=True, capture_output=True)
+    same_arrays(rg, reference / "rep.h5")
+    # one LAMMPS run on two ranks: a different force summation order, the same physics
+    rm = tmp_path / "rm.h5"
+    subprocess.run(cli(cfg, "replicas", "--c", "3", "--input", str(reference / "eq.h5"), "--output", str(rm),
+                       "--checkpoint-dir", str(tmp_path / "ck2"), mpi=2), check=True, capture_output=True)
+    a, _ = storage.read_h5(rm)
+    b, _ = storage.read_h5(reference / "rep.h5")
+    assert np.abs(a["positions"][:, 0] - b["positions"][:, 0]).max() < 1e-9
+    assert np.array_equal(a["initial_velocities"], b["initial_velocities"])
+
+
+# ----------------------------------------------------------------------------- plain LAMMPS decks
+def test_replica_deck_reproduces_the_workflow_replica(cfg, reference, tmp_path):
+    deck = md.write_replica_deck(cfg, T, 3, 1, reference / "eq.h5", tmp_path)
+    lmp = runtime.lammps()
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        lmp.file(str(deck))
+    finally:
+        os.chdir(cwd)
+        lmp.close()
+    r, _ = storage.read_h5(reference / "rep.h5")
+    for k in range(len(TIMES)):
+        rows = np.loadtxt(tmp_path / f"frame{k:03d}.txt", skiprows=9)
+        assert np.array_equal(rows[:, 0], np.arange(1, 129))
+        assert np.array_equal(rows[:, 1] - 1, r["types"])
+        assert np.abs(rows[:, 2:5] - r["positions"][1, k]).max() < 1e-8
+
+
+def test_segmented_thermostat_run_follows_one_continuous_run(cfg, tmp_path):
+    """Segments restore the Nosé–Hoover state: the segmented equilibration tracks the
+    plain deck (one LAMMPS run per stage) to round-off, through a ramp cut mid-way."""
+    short = copy.deepcopy(cfg)
+    short["protocol"].update(t_high=0.3, t_cool=0.25, hold_tau_alpha=0.01)
+    short["protocol"]["segment_walltime"] = 100 * 128 / short["protocol"]["atom_steps_per_second"]
+    md.equilibrate(short, T, 5, tmp_path / "eq.h5", checkpoint_dir=tmp_path / "ck")
+    deck = md.write_input_deck(short, T, 5, tmp_path / "deck")
+    text = deck.read_text()
+    assert "pair_style lj/smooth/linear 2.5" in text and "minimize 1e-06 1e-08 10000 100000" in text
+    assert "unfix thermostat_high\nfix thermostat_cool all nvt temp 5.0 0.64 0.1\nrun 250 start 300 stop 550" in text
+    lmp = runtime.lammps()
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp_path / "deck")
+        lmp.file(str(deck))
+    finally:
+        os.chdir(cwd)
+        lmp.close()
+    text = (tmp_path / "deck" / "equilibrated.data").read_text().split("Atoms # atomic")[1].split("Velocities")[0]
+    rows = np.array([r.split() for r in text.strip().splitlines()], dtype=float)
+    rows = rows[np.argsort(rows[:, 0])]
+    d, _ = storage.read_h5(tmp_path / "eq.h5")
+    box = d["box"]
+    lmp_unwrapped = rows[:, 2:5] + rows[:, 5:8] * box
+    ours = d["positions"] + d["image"] * box
+    assert np.abs(lmp_unwrapped - ours).max() < 1e-7

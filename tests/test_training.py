@@ -1,0 +1,315 @@
+"""Training of a (model, T, time) cell: loss, augmentation, outputs, resume after a kill, DDP."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from glassdyn import config as gcfg
+from glassdyn import models, storage, training
+from glassdyn.models.interaction_network import InteractionNetwork
+
+from gnn_helpers import small_config, write_labels
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """Tests share two cores with other jobs; one thread per process keeps them fast and reproducible."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Five training configurations (fit 0–3, validate 4) and two test ones, N = 128."""
+    cfg = small_config(n=128, n_conf=7, n_train=5)
+    folder = tmp_path_factory.mktemp("cell")
+    paths = write_labels(cfg, folder, range(7))
+    return cfg, paths[:5], paths[5:]
+
+
+def test_split_matches_config(data):
+    cfg, train, _ = data
+    assert gcfg.split_train_validation(cfg) == ([0, 1, 2, 3], [4])
+
+
+# ----------------------------------------------------------------------------- augmentation
+def test_random_rotations_are_proper_and_uniform():
+    rng = np.random.default_rng(0)
+    Rs = np.array([training.random_rotation(rng) for _ in range(4000)])
+    np.testing.assert_allclose(Rs @ Rs.transpose(0, 2, 1), np.broadcast_to(np.eye(3), Rs.shape), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(Rs), 1.0, atol=1e-12)
+    # Haar measure: E[R] = 0 and a rotated axis is uniform on the sphere (E[z²] = 1/3, z uniform in [-1, 1]).
+    assert np.abs(Rs.mean(axis=0)).max() < 0.05
+    z = Rs[:, 2, 2]
+    assert abs(np.mean(z ** 2) - 1 / 3) < 0.02
+    assert np.histogram(z, bins=4, range=(-1, 1))[0].min() > 900
+
+
+def test_augmentation_rotates_edge_vectors_only(data):
+    cfg, train, _ = data
+    arr, attrs = training.read_cell(train[0], 1, True, True, 1.35)
+    g = training.to_graph(arr, attrs["c"], torch.device("cpu"))
+    R = training.rotation_for(7, 0, 0)
+    b = training.make_batch([g], [R])
+    assert torch.equal(b.edge_index, g.edge_index) and torch.equal(b.x, g.x)
+    torch.testing.assert_close(b.edge_vectors, g.edge_vectors @ torch.tensor(R.T, dtype=torch.float32))
+    torch.testing.assert_close(b.edge_vectors.norm(dim=1), g.edge_vectors.norm(dim=1))
+    # a pure function of (seed, epoch, slot): resumes reproduce it
+    np.testing.assert_array_equal(R, training.rotation_for(7, 0, 0))
+    assert not np.allclose(R, training.rotation_for(7, 0, 1))
+
+
+# ----------------------------------------------------------------------------- loss
+def _graphs(data):
+    cfg, train, _ = data
+    out = []
+    for p in train[:2]:
+        arr, attrs = training.read_cell(p, 1, True, True, 1.35)
+        out.append(training.to_graph(arr, attrs["c"], torch.device("cpu")))
+    return out
+
+
+@pytest.mark.parametrize("p", [1.0, 0.0, 0.4])
+def test_loss_is_p_weighted_mse_and_skips_unused_decoder(data, p):
+    g = _graphs(data)[0]
+    torch.manual_seed(0)
+    net = InteractionNetwork(16, 2)
+    loss = training.batch_loss(net, training.make_batch([g], [None]), p)
+    with torch.no_grad():
+        n, e = net(g.x, g.edge_index, g.edge_vectors)
+    expect = p * torch.mean((n - g.nodes) ** 2) + (1 - p) * torch.mean((e - g.edges) ** 2)
+    torch.testing.assert_close(loss, expect)
+    loss.backward()
+    node_grad = net.node_decoder.lin2.weight.grad
+    edge_grad = net.edge_decoder.lin2.weight.grad
+    assert (node_grad is None) == (p == 0.0)
+    assert (edge_grad is None) == (p == 1.0)
+
+
+def test_batch_of_graphs_is_the_mean_of_per_graph_losses(data):
+    g1, g2 = _graphs(data)
+    torch.manual_seed(0)
+    net = InteractionNetwork(16, 2)
+    rots = [training.rotation_for(1, 0, 0), training.rotation_for(1, 0, 1)]
+    both = training.batch_loss(net, training.make_batch([g1, g2], rots), 0.4)
+    single = [training.batch_loss(net, training.make_batch([g], [R]), 0.4) for g, R in zip((g1, g2), rots)]
+    torch.testing.assert_close(both, (single[0] + single[1]) / 2, rtol=1e-5, atol=1e-7)
+
+
+def test_rank_slots_cover_the_epoch_like_one_process():
+    n = 7
+    one = training.rank_slots(n, 1, 0, 4)
+    assert sum(one, []) == list(range(7))
+    two = [training.rank_slots(n, 2, r, 2) for r in range(2)]
+    assert sorted(sum(two[0] + two[1], [])) == list(range(8))       # padded to a multiple of W (wraps)
+    for s in range(2):                                               # step s: the same positions as W = 1, G = 4
+        assert sorted(two[0][s] + two[1][s]) == list(range(4 * s, 4 * s + 4))
+
+
+# ----------------------------------------------------------------------------- a whole cell
+def test_train_cell_outputs_and_formats(data, tmp_path):
+    cfg, train, _ = data
+    out = tmp_path / "train/botan/T0.64/t1"
+    path = training.train_cell(cfg, "botan", 0.64, 1, train, out)
+    assert path == out / "model.pt"
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "loss.csv", "metrics.json", "model.pt"]
+    obj = torch.load(out / "model.pt", weights_only=True)
+    assert set(models.MODEL_FILE_KEYS) <= set(obj)
+    assert obj["hyperparameters"] == {"hidden": 16, "message_passing_steps": 2}
+    assert obj["graph_cutoff"] == 2.0 and obj["T"] == 0.64 and obj["time_index"] == 1 and obj["time"] == 1.0
+    assert obj["p"] == 0.4
+    # target statistics of the fit configurations (0–3) only
+    S = np.concatenate([storage.read_h5(p, ["propensity"])[0]["propensity"][1] for p in train[:4]])
+    assert obj["target_stats"]["nodes"]["mean"] == pytest.approx(S.mean(), rel=1e-5)
+    assert obj["target_stats"]["nodes"]["std"] == pytest.approx(S.std(), rel=1e-4)
+    loss = pd.read_csv(out / "loss.csv")
+    assert list(loss.columns) == training.LOSS_COLUMNS and loss["epoch"].tolist() == [0, 1]
+    assert np.isfinite(loss[["train_loss", "val_loss", "val_pearson_nodes", "val_pearson_edges"]].values).all()
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["best_epoch"] == int(loss["val_loss"].idxmin())
+    assert m["val_pearson_nodes"] == pytest.approx(loss["val_pearson_nodes"][m["best_epoch"]])
+    assert m["fit_configurations"] == [0, 1, 2, 3] and m["validation_configurations"] == [4]
+    assert m["steps"] == 2 * 4 and m["steps_per_s"] > 0 and m["wall_time_s"] > 0
+    trained = models.load_trained(path, device="cpu")
+    assert trained.predicts_nodes and trained.predicts_edges
+
+
+def test_test_configurations_are_refused(data, tmp_path):
+    cfg, train, test = data
+    with pytest.raises(storage.StorageError, match="never used in training"):
+        training.train_cell(cfg, "ntgnn", 0.64, 1, train + test[:1], tmp_path / "x")
+    assert not (tmp_path / "x" / "model.pt").exists()
+
+
+def test_pretraining_initialises_the_main_training(data, tmp_path):
+    cfg, train, _ = data
+    pre = training.train_cell(cfg, "botan", 0.64, 0, train, tmp_path / "pre", pretrain=True)
+    meta = torch.load(pre, weights_only=True)
+    assert meta["p"] == 0.0 and meta["stage"] == "pretrain"
+    assert json.loads((tmp_path / "pre/metrics.json").read_text())["epochs"] == 1
+    assert not models.load_trained(pre, device="cpu").predicts_nodes
+    # With a vanishing learning rate the main training ends where the pretraining left the weights.
+    c = copy.deepcopy(cfg)
+    c["models"]["botan"]["lr"] = 1e-30
+    main = training.train_cell(c, "botan", 0.64, 1, train, tmp_path / "main", pretrained=pre)
+    a, b = torch.load(pre, weights_only=True)["state_dict"], torch.load(main, weights_only=True)["state_dict"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], msg=k)
+
+
+# ----------------------------------------------------------------------------- interruption and resume
+def _cli(cfg, labels, out, model="botan"):
+    return [sys.executable, "-m", "glassdyn", "train", "--params", json.dumps(cfg), "--model", model, "--T", "0.64",
+            "--time-index", "1", "--labels", *map(str, labels), "--output-dir", str(out)]
+
+
+def _long(cfg):
+    c = copy.deepcopy(cfg)
+    c["models"]["botan"]["epochs"] = 16
+    return c
+
+
+@pytest.fixture(scope="module")
+def reference_run(data, tmp_path_factory):
+    """The uninterrupted 16-epoch run the interrupted ones must reproduce."""
+    cfg, train, _ = data
+    out = tmp_path_factory.mktemp("ref")
+    old = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        training.train_cell(_long(cfg), "botan", 0.64, 1, train, out)
+    finally:
+        if old is None:
+            os.environ.pop("OMP_NUM_THREADS")
+        else:
+            os.environ["OMP_NUM_THREADS"] = old
+    return out
+
+
+def _wait_for_checkpoint(proc, path: Path, timeout=120):
+    t0 = time.time()
+    while not path.exists():
+        assert proc.poll() is None, "training finished before it could be interrupted"
+        assert time.time() - t0 < timeout, "no checkpoint appeared"
+        time.sleep(0.01)
+
+
+def _same_weights(a: Path, b: Path):
+    sa, sb = torch.load(a, weights_only=True)["state_dict"], torch.load(b, weights_only=True)["state_dict"]
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+
+def _env():
+    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT / "src"))
+
+
+@pytest.mark.slow
+def test_sigkill_mid_training_then_rerun_resumes(data, tmp_path, reference_run):
+    cfg, train, _ = data
+    out = tmp_path / "cell"
+    proc = subprocess.Popen(_cli(_long(cfg), train, out), env=_env(), stderr=subprocess.PIPE, text=True)
+    _wait_for_checkpoint(proc, out / "checkpoint.pt")
+    proc.kill()
+    proc.wait()
+    assert not (out / "model.pt").exists()
+    done = torch.load(out / "checkpoint.pt", weights_only=False)["epoch"]
+    assert 1 <= done < 16
+    res = subprocess.run(_cli(_long(cfg), train, out), env=_env(), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert f"resuming train from epoch {done} step 0" in res.stderr
+    loss = pd.read_csv(out / "loss.csv")
+    assert loss["epoch"].tolist() == list(range(16))
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference_run.iterdir())
+    _same_weights(out / "model.pt", reference_run / "model.pt")
+    pd.testing.assert_frame_equal(loss, pd.read_csv(reference_run / "loss.csv"))
+
+
+@pytest.mark.slow
+def test_sigterm_writes_checkpoint_exits_nonzero_and_resumes_exactly(data, tmp_path, reference_run):
+    cfg, train, _ = data
+    out = tmp_path / "cell"
+    proc = subprocess.Popen(_cli(_long(cfg), train, out), env=_env(), stderr=subprocess.PIPE, text=True)
+    _wait_for_checkpoint(proc, out / "checkpoint.pt")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by signal" in err
+    ck = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert not (out / "model.pt").exists() and ck["epoch"] < 16
+    res = subprocess.run(_cli(_long(cfg), train, out), env=_env(), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert f"from epoch {ck['epoch']} step {ck['step']}" in res.stderr
+    _same_weights(out / "model.pt", reference_run / "model.pt")
+    pd.testing.assert_frame_equal(pd.read_csv(out / "loss.csv"), pd.read_csv(reference_run / "loss.csv"))
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(data, tmp_path):
+    cfg, train, _ = data
+    out = tmp_path / "cell"
+    training.train_cell(cfg, "botan", 0.64, 1, train, out)
+    c = copy.deepcopy(cfg)
+    c["models"]["botan"]["lr"] = 2e-3
+    training.train_cell(c, "botan", 0.64, 1, train, out)
+    assert len(pd.read_csv(out / "loss.csv")) == 2
+    assert json.loads((out / "metrics.json").read_text())["lr"] == 2e-3
+
+
+# ----------------------------------------------------------------------------- distributed
+def test_distributed_env_from_torchrun_and_srun(monkeypatch):
+    assert training.distributed_env({}) is None
+    assert training.distributed_env({"SLURM_PROCID": "0", "SLURM_NTASKS": "1"}) is None
+    env = training.distributed_env({"RANK": "1", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "MASTER_ADDR": "h",
+                                    "MASTER_PORT": "1234"})
+    assert env == {"RANK": "1", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "MASTER_ADDR": "h", "MASTER_PORT": "1234"}
+    asked = []
+    monkeypatch.setattr(training, "_first_slurm_host", lambda nodelist: asked.append(nodelist) or "node01")
+    env = training.distributed_env({"SLURM_PROCID": "3", "SLURM_NTASKS": "4", "SLURM_LOCALID": "1",
+                                    "SLURM_JOB_ID": "4242", "SLURM_JOB_NODELIST": "node[01-02]"})
+    assert asked == ["node[01-02]"]
+    assert env["RANK"] == "3" and env["WORLD_SIZE"] == "4" and env["LOCAL_RANK"] == "1"
+    assert env["MASTER_ADDR"] == "node01"
+    assert env["MASTER_PORT"] == str(15000 + 4242 * 16 % 20000)
+    # the same job id gives every rank the same port; another job another one
+    other = training.distributed_env({"SLURM_PROCID": "0", "SLURM_NTASKS": "4", "SLURM_JOB_ID": "4243"})
+    assert other["MASTER_PORT"] != env["MASTER_PORT"] and other["RANK"] == "0"
+
+
+def test_first_slurm_host_without_scontrol_is_localhost(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert training._first_slurm_host("node[01-02]") == "127.0.0.1"
+    assert training._first_slurm_host(None) == "127.0.0.1"
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_stay_in_sync_and_match_one_process(data, tmp_path):
+    """W = 2 ranks × 1 graph per step = one process × 2 graphs per step, up to the reduction order."""
+    cfg, train, _ = data
+    c2 = copy.deepcopy(cfg)
+    c2["training"]["ranks"] = 2
+    c2["models"]["botan"].update(graphs_per_step=1, epochs=3)
+    training.train_cell(c2, "botan", 0.64, 1, train, tmp_path / "w2")
+    m = json.loads((tmp_path / "w2/metrics.json").read_text())
+    assert m["ranks"] == 2 and m["ddp_max_weight_difference"] == 0.0
+    c1 = copy.deepcopy(c2)
+    c1["training"]["ranks"] = 1
+    c1["models"]["botan"]["graphs_per_step"] = 2
+    training.train_cell(c1, "botan", 0.64, 1, train, tmp_path / "w1")
+    a = torch.load(tmp_path / "w2/checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "w1/checkpoint.pt", weights_only=False)["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)
+    l2, l1 = pd.read_csv(tmp_path / "w2/loss.csv"), pd.read_csv(tmp_path / "w1/loss.csv")
+    np.testing.assert_allclose(l2["val_loss"], l1["val_loss"], rtol=1e-4)
