@@ -44,14 +44,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (apt-get, about 15 s)"
   # Keep the packages' maintainer scripts from starting daemons themselves.
   policy=/usr/sbin/policy-rc.d
-  made_policy=0
   if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; made_policy=1
+    printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  [ "$made_policy" = 1 ] && rm -f "$policy"
+  apt-get update -qq || die "apt-get update failed (no network to the Debian mirror?)"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
 else
   say "packages present (${PKGS[*]})"
 fi

@@ -360,10 +360,27 @@ def test_mpi_modes(cfg, reference, tmp_path):
     rm = tmp_path / "rm.h5"
     subprocess.run(cli(cfg, "replicas", "--c", "3", "--input", str(reference / "eq.h5"), "--output", str(rm),
                        "--checkpoint-dir", str(tmp_path / "ck2"), mpi=2), check=True, capture_output=True)
-    a, _ = storage.read_h5(rm)
     b, _ = storage.read_h5(reference / "rep.h5")
+    a, _ = storage.read_h5(rm)
     assert np.abs(a["positions"][:, 0] - b["positions"][:, 0]).max() < 1e-9
     assert np.array_equal(a["initial_velocities"], b["initial_velocities"])
+    # OpenMP threads (package omp + suffix omp): same physics again
+    ro = tmp_path / "ro.h5"
+    subprocess.run(cli(cfg, "replicas", "--c", "3", "--input", str(reference / "eq.h5"), "--output", str(ro),
+                       "--checkpoint-dir", str(tmp_path / "ck3"), "--omp-threads", "2"), check=True, capture_output=True)
+    a, _ = storage.read_h5(ro)
+    assert np.abs(a["positions"][:, 0] - b["positions"][:, 0]).max() < 1e-9
+    # equilibration on two ranks: only rank 0 writes, the file is complete and at T
+    short = copy.deepcopy(cfg)
+    short["protocol"].update(t_high=0.5, t_cool=0.5, hold_tau_alpha=0.05)
+    eq = tmp_path / "eq.h5"
+    res = subprocess.run(cli(short, "equilibrate", "--c", "3", "--output", str(eq), "--mpi-ranks", "2", mpi=2),
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "WARNING" not in res.stderr
+    d, attrs = storage.read_h5(eq)
+    assert attrs["mpi_ranks"] == 2 and d["positions"].shape == (128, 3)
+    assert d["thermo/temp"][-1] == pytest.approx(T, rel=0.3)
 
 
 # ----------------------------------------------------------------------------- plain LAMMPS decks

@@ -106,6 +106,17 @@ def test_other_density_is_refused(trained, tmp_path):
     assert np.all(np.isfinite(ok["columns"]["propensity"]))
 
 
+def test_swapped_types_are_refused(trained, tmp_path):
+    s = trained["structure"]
+    swapped = F.Structure(types=1 - s.types, positions=s.positions, box=s.box)
+    path = F.write_data(tmp_path / "swapped.data", swapped)
+    with pytest.raises(P.CompatibilityError, match=r"A fraction 0.195 \(25 A, 103 B\).*A and B swapped.*--type-map"):
+        P.predict_file(path, trained["model"], [tmp_path / "o.xyz"])
+    fixed = P.predict_file(path, trained["model"], [tmp_path / "o.xyz"], type_map=F.parse_type_map("1=B,2=A"))
+    direct = P.predict_file(F.write_data(tmp_path / "s.data", s), trained["model"], [tmp_path / "p.xyz"])
+    np.testing.assert_allclose(fixed["columns"]["propensity"], direct["columns"]["propensity"], rtol=1e-5)
+
+
 def test_cli_by_cell_and_its_errors(trained, tmp_path, monkeypatch, caplog):
     s = trained["structure"]
     src = F.write_data(tmp_path / "in.data", s)

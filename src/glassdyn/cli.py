@@ -209,6 +209,8 @@ def _user_tools(sub) -> None:
     p.add_argument("--box", type=float, nargs="+", help="box length(s) where the file has none (XYZ without Lattice, CSV)")
     p.add_argument("--density-tolerance", type=float, default=0.02,
                    help="largest relative density difference from the model's training system (default 0.02)")
+    p.add_argument("--composition-tolerance", type=float, default=0.1,
+                   help="largest difference of the A fraction from the model's training system (default 0.1)")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     p.set_defaults(func=cmd_predict)
 
@@ -265,7 +267,7 @@ def cmd_tglassmlp_evaluate(a):
 
 def cmd_tglassmlp_large_system(a):
     from . import tglassmlp_analysis
-    tglassmlp_analysis.large_system_rule(_load_cfg(a), a.T, a.inherent, a.output)
+    tglassmlp_analysis.large_system_rule(_load_cfg(a), a.T, a.input, a.output)
 
 
 def cmd_tglassmlp_analysis(a):
@@ -341,10 +343,10 @@ def _tglassmlp_tools(sub) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=cmd_tglassmlp_evaluate)
 
-    p = sub.add_parser("tglassmlp-large-system", help="stacked, minimised large system for S4 at small q")
+    p = sub.add_parser("tglassmlp-large-system", help="tiled, MD-decorrelated, minimised large system for S4 at small q")
     _common(p)
     p.add_argument("--T", required=True)
-    p.add_argument("--inherent", nargs="+", required=True)
+    p.add_argument("--input", required=True, help="t = 0 frame (equilibrated.h5 or labels file) to tile")
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_tglassmlp_large_system)
 

@@ -177,6 +177,13 @@ def labels_memory_mb(cfg: dict, T: str | float, attempt: int = 1) -> int:
     return memory_mb(cfg, peak, attempt)
 
 
+def labels_runtime(cfg: dict, attempt: int = 1) -> int:
+    """Time limit (min) of one label job: ``cluster.min_runtime`` × attempt, at most ``max_runtime``
+    (a label job takes seconds: 3.8 s at N = 4096, R = 32, n_t = 10, benchmarks/bench_labels.py)."""
+    c = cfg["cluster"]
+    return int(min(c["max_runtime"], c["min_runtime"] * max(1, attempt)))
+
+
 def training_memory_mb(cfg: dict, attempt: int = 1) -> int:
     """Memory of one training job: per rank torch plus the training graphs and their workspace.
 

@@ -5,9 +5,15 @@ Each reader returns a dict with the same keys and conventions as
 ``types`` (N,) int8 (A = 0, B = 1), ``box`` (3,), ``initial_positions``
 (N, 3), ``positions`` (R, n_t, N, 3) unwrapped, ``times`` (n_t,).
 Errors name the offending file.
+
+The second half makes a published data set the input of a campaign
+(``source.kind: botan | glassbench``): :func:`source_files` finds the files of
+one (T, c), :func:`import_labels` (rule ``import_labels``) writes them as
+``labels/T{T}/c{c}.h5``, so the DAG starts at the labels and runs no MD.
 """
 from __future__ import annotations
 
+import logging
 import zipfile
 from functools import lru_cache
 from pathlib import Path
@@ -61,6 +67,8 @@ def read_botan_npz(path: str | Path, box_length: float = BOTAN_BOX_LENGTH, time:
 # A campaign with `source.kind: botan | glassbench` starts at the labels: rule
 # `import_labels` turns the published files of one (T, c) into
 # `labels/T{T}/c{c}.h5` (docs/architecture.md layout) instead of running MD.
+
+log = logging.getLogger("glassdyn.datasets")
 
 #: File names of the published data sets: {N} particles, {T} temperature key,
 #: {i} their configuration number (1..400 train, 401..500 test), {k} time index.
@@ -242,6 +250,9 @@ def import_botan(cfg: dict, T: str | float, c: int, files: list[str | Path], out
              "file_number": file_number(cfg, c), "time_files": time_files(cfg, T),
              "n_replicas": int(positions.shape[0]), **{k: st[k] for k in ("cutoff", "a_in", "a_out", "k")},
              "relative_motion_cutoff": st["relative_motion_cutoff"], "sigma": st["sigma"]}
+    log.info("%s: from %d BOTAN file(s) (configuration %d, time files %s): N=%d, R=%d, E=%d", output, len(files),
+             attrs["file_number"], attrs["time_files"], len(first["types"]), attrs["n_replicas"],
+             labels["edge_index"].shape[1])
     return storage.write_h5(output, labels, attrs)
 
 
@@ -280,6 +291,8 @@ def import_glassbench(cfg: dict, T: str | float, c: int, file: str | Path, outpu
              "file_number": file_number(cfg, c), "time_files": ks, "cutoff": float(cfg["graph"]["cutoff"]),
              "absent": ["pair_distance_change", "relative_motion", "nonaffine", "fs_A", "msd_A"]
              + [n for n in GLASSBENCH_KEYS if n not in d]}
+    log.info("%s: from GlassBench file %s: N=%d, E=%d, node labels %s (no pair-distance labels)", output, file,
+             len(d["types"]), edge_index.shape[1], [n for n in GLASSBENCH_KEYS if n in out])
     return storage.write_h5(output, out, attrs)
 
 

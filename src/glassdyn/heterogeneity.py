@@ -87,6 +87,10 @@ def shell_average(q: np.ndarray, s: np.ndarray, width: float) -> tuple[np.ndarra
     return np.bincount(inv, q) / cnt, np.bincount(inv, s) / cnt, cnt
 
 
+#: Upper bound of a fitted ξ4 (σ_AA); a fit that reaches it found no decay and is reported as NaN.
+XI_MAX = 1e3
+
+
 def ornstein_zernike(q, chi, xi):
     """S4(q) = χ̃4 / (1 + (q ξ4)²)."""
     return chi / (1.0 + (q * xi) ** 2)
@@ -95,7 +99,8 @@ def ornstein_zernike(q, chi, xi):
 def fit_ornstein_zernike(q: np.ndarray, s4: np.ndarray, q_fit_max: float) -> tuple[float, float]:
     """(χ̃4, ξ4) of the Ornstein–Zernike form fitted to the points with q ≤ ``q_fit_max``.
 
-    NaN when fewer than two points are available or the fit fails; ξ4 ≥ 0.
+    NaN when fewer than two points are available, the fit fails, or ξ4 runs
+    to its bound (no Lorentzian decay within the fitted range); ξ4 ≥ 0.
     """
     q = np.asarray(q, dtype=np.float64)
     s4 = np.asarray(s4, dtype=np.float64)
@@ -104,8 +109,10 @@ def fit_ornstein_zernike(q: np.ndarray, s4: np.ndarray, q_fit_max: float) -> tup
         return float("nan"), float("nan")
     try:
         p, _ = curve_fit(ornstein_zernike, q[sel], s4[sel], p0=(float(s4[sel].max()), 1.0),
-                         bounds=([0.0, 0.0], [np.inf, 1e3]), maxfev=10000)
+                         bounds=([0.0, 0.0], [np.inf, XI_MAX]), maxfev=10000)
     except (RuntimeError, ValueError):
+        return float("nan"), float("nan")
+    if p[1] >= XI_MAX * (1 - 1e-6):
         return float("nan"), float("nan")
     return float(p[0]), float(p[1])
 

@@ -6,18 +6,21 @@ and evaluate job per (model, T, time index), ...) and prices each job with a
 cost model fed by measured throughput figures:
 
 - MD: ``core-seconds = N · steps / protocol.atom_steps_per_second`` with the
-  step counts of :func:`glassdyn.md.equilibration_stages` (T_high hold, quench,
-  hold of ``hold_tau_alpha`` τα) and, for the replicas, R × the last sampling
-  step (each replica stops there). Ideal parallel scaling is assumed, so
-  core-hours do not depend on ``parallel.mpi_ranks``; wall time does.
-- labels / import: measured seconds per (replica × sampling time) at N = 4096,
-  scaled ∝ N.
-- training: seconds per graph per epoch at N = 4096 (GPU by default, CPU when
-  ``training.device: cpu``), × epochs × (fit graphs + a forward-only pass over
-  the validation graphs), scaled ∝ N.
+  step counts of :func:`glassdyn.cluster.md_steps` (T_high hold, quench, hold
+  of ``hold_tau_alpha`` τα; for the replicas R × the last sampling step, where
+  each replica stops). Ideal parallel scaling is assumed, so core-hours do not
+  depend on ``parallel.mpi_ranks``; the wall time of the longest job does.
+- labels / import: measured seconds per (replica × sampling time) at N = 4096.
+- training: seconds per graph per epoch at N = 4096 (GPU-hours unless
+  ``training.device: cpu``), × epochs × (fit graphs + the validation graphs at
+  the forward-only fraction); evaluation: forward passes over the test set.
+- memory: what each job asks the scheduler for (:mod:`glassdyn.cluster`, the
+  functions the rules' ``resources`` call); GPU memory from the measured
+  activation floats per edge, hidden unit and message-passing step.
 - storage: the byte sizes of the HDF5 layouts of docs/architecture.md, with
-  E/N = 40.6 (ρ/1.2)(r_e/2)³ graph edges per particle (SCIENCE.md §5).
+  ρ · 4/3 π r_e³ graph edges per particle (SCIENCE.md §5).
 
+Costs scale ∝ N from the N = 4096 figures.
 The default figures and their sources are the ``plan`` section of
 ``config.yaml``; ``--benchmark FILE.json`` replaces them with figures measured
 on the target machine (the JSON of ``benchmarks/*.py --json``, or a dict of
@@ -95,13 +98,20 @@ def benchmark_figures(path: str | Path) -> dict:
 
     Understood: a dict holding ``plan`` keys (directly or under ``"plan"``);
     the row list of ``benchmarks/bench_labels.py`` (``seconds_per_time``,
-    ``R``, ``N``: → ``labels_core_seconds_per_replica_time`` at N = 4096, and its
-    ``peak_MiB``); any dict or row carrying ``atom_steps_per_second``
-    (MD throughput per core).
+    ``R``, ``N``: → ``labels_core_seconds_per_replica_time`` at N = 4096);
+    any dict or row carrying ``atom_steps_per_second``
+    (MD throughput per core); the rows of ``benchmarks/bench_md.py``
+    (``mode``, ``ranks``, ``omp_threads``, ``atom_steps_per_s``: the serial
+    row's throughput is the per-core rate).
     """
     obj = json.loads(Path(path).read_text())
-    rows = obj if isinstance(obj, list) else [obj.get("plan", obj)] + list(obj.get("rows", []) if isinstance(obj.get("rows"), list) else [])
+    if isinstance(obj, list):
+        rows = obj
+    else:
+        rows = [obj] + [obj[k] for k in ("plan",) if isinstance(obj.get(k), dict)]
+        rows += [r for k in ("rows", "results") if isinstance(obj.get(k), list) for r in obj[k]]
     found: dict = {}
+    md_rows: list[dict] = []
     plan_keys = set(_default_plan_keys())
     for row in rows:
         if not isinstance(row, dict):
@@ -111,11 +121,16 @@ def benchmark_figures(path: str | Path) -> dict:
                 found[k] = float(v)
         if {"seconds_per_time", "R", "N"} <= set(row):
             found["labels_core_seconds_per_replica_time"] = row["seconds_per_time"] / row["R"] * _N_REF / row["N"]
-            if "peak_MiB" in row:
-                found["labels_peak_gb_per_replica_time"] = row["peak_MiB"] / 1024 / (row["R"] * row.get("n_t", 1)) * _N_REF / row["N"]
         rate = row.get("atom_steps_per_second") or row.get("atom_steps_per_second_per_core")
         if isinstance(rate, (int, float)):
             found["atom_steps_per_second"] = float(rate)
+        if "atom_steps_per_s" in row and "mode" in row:
+            md_rows.append(row)
+    if md_rows:
+        # benchmarks/bench_md.py: throughput of a mode on ranks x threads cores; the serial row is per core
+        row = next((r for r in md_rows if r["mode"] == "serial"), md_rows[0])
+        cores = max(1, int(row.get("ranks", 1))) * max(1, int(row.get("omp_threads", 1)))
+        found["atom_steps_per_second"] = float(row["atom_steps_per_s"]) / cores
     if not found:
         raise ValueError(f"{path}: no throughput figure recognised (expected plan keys, bench_labels rows "
                          "or atom_steps_per_second)")

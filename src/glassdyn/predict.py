@@ -18,9 +18,10 @@ Per-particle outputs:
 
 Compatibility checks (errors say what is wrong and what to do): the box must
 be longer than twice the model's graph cutoff in every direction (minimum
-image), and the number density must be within ``density_tolerance`` of the
-density the model was trained at. Types other than A/B are refused by the
-readers (map them with ``type_map``).
+image), the number density must be within ``density_tolerance`` of the
+density the model was trained at and the A fraction within
+``composition_tolerance`` of its mixture (catches swapped A/B labels). Types
+other than A/B are refused by the readers (map them with ``type_map``).
 """
 from __future__ import annotations
 
@@ -55,10 +56,14 @@ def cell_model_path(cell: str, results: str | Path = "results") -> Path:
     return Path(results) / "train" / parts[0] / f"T{T}" / f"t{k}" / "model.pt"
 
 
-def check_compatible(meta: dict, s: formats.Structure, density_tolerance: float = 0.02) -> list[str]:
+def check_compatible(meta: dict, s: formats.Structure, density_tolerance: float = 0.02,
+                     composition_tolerance: float = 0.1) -> list[str]:
     """Raise :class:`CompatibilityError` if ``s`` cannot be predicted by the model described by ``meta``.
 
-    Returns warnings (composition far from the training system) that do not stop the prediction.
+    Checks the box (longer than twice the graph cutoff), the number density
+    (relative difference ≤ ``density_tolerance``) and the A fraction
+    (difference ≤ ``composition_tolerance``; swapped A/B labels give 0.2
+    instead of 0.8). Returns warnings that do not stop the prediction.
     """
     cutoff = float(meta["graph_cutoff"])
     short = [f"{ax} = {L:.4g}" for ax, L in zip("xyz", s.box) if not L > 2 * cutoff]
@@ -79,8 +84,16 @@ def check_compatible(meta: dict, s: formats.Structure, density_tolerance: float 
                 "Check the box and units (LJ σ_AA), rescale the structure, train a model at this density, "
                 "or raise --density-tolerance if you know what you are doing")
     xa = system.get("fraction_a")
-    if xa is not None and s.n and abs(s.fraction_a - float(xa)) > 0.05:
-        warnings.append(f"A fraction {s.fraction_a:.3f} differs from the training system's {float(xa):g}")
+    if xa is not None and s.n:
+        diff = abs(s.fraction_a - float(xa))
+        if diff > composition_tolerance:
+            raise CompatibilityError(
+                f"A fraction {s.fraction_a:.3f} ({int((s.types == 0).sum())} A, {int((s.types == 1).sum())} B) "
+                f"differs from the {float(xa):g} of the mixture the model was trained on: are A and B swapped? "
+                "Map the file's types with --type-map (A is the majority species of the Kob–Andersen mixture), "
+                "or raise --composition-tolerance for a deliberately different composition")
+        if diff > 0.01:
+            warnings.append(f"A fraction {s.fraction_a:.3f} differs from the training system's {float(xa):g}")
     return warnings
 
 
@@ -95,7 +108,7 @@ def edge_mean_per_particle(values: np.ndarray, edge_index: np.ndarray, n: int) -
 
 def predict_file(structure: str | Path, model: str | Path, outputs: list[str | Path] | None = None,
                  fmt: str | None = None, frame: int = 0, type_map: dict | None = None, box=None,
-                 density_tolerance: float = 0.02, device: str = "cpu") -> dict:
+                 density_tolerance: float = 0.02, composition_tolerance: float = 0.1, device: str = "cpu") -> dict:
     """Read ``structure``, predict with the model.pt at ``model``, write ``outputs`` (.xyz/.h5/.csv).
 
     Returns ``structure`` (the :class:`~glassdyn.formats.Structure`), ``columns``
@@ -106,7 +119,7 @@ def predict_file(structure: str | Path, model: str | Path, outputs: list[str | P
 
     trained = load_trained(model, device=device)
     s = formats.read_structure(structure, fmt=fmt, frame=frame, type_map=type_map, box=box)
-    warnings = check_compatible(trained.meta, s, density_tolerance)
+    warnings = check_compatible(trained.meta, s, density_tolerance, composition_tolerance)
     for w in warnings:
         log.warning("%s", w)
     t0 = time.perf_counter()
@@ -154,7 +167,8 @@ def predict_cli(a) -> None:
         box = a.box if len(a.box) == 3 else a.box * 3
     res = predict_file(a.structure, model, a.output, fmt=a.format, frame=a.frame,
                        type_map=formats.parse_type_map(a.type_map), box=box,
-                       density_tolerance=a.density_tolerance, device=a.device)
+                       density_tolerance=a.density_tolerance, composition_tolerance=a.composition_tolerance,
+                       device=a.device)
     s = res["structure"]
     print(f"{s.n} particles (box {' x '.join(f'{L:.4g}' for L in s.box)}, ρ = {s.density:.4g}), "
           f"model {res['info']['model']} T = {res['info']['T']:g} t = {res['info']['time']:g}, "

@@ -15,8 +15,9 @@ resumes from ``checkpoint.pt`` beside the outputs.
 
 Rollout (:func:`evaluate_rollout`). From frame 0 of each test trajectory the
 network is iterated n = steps/k times (graph rebuilt every step), and
-compared at MD steps 0, k, 2k, … with (i) the recorded MD at Δt and (ii) a
-fresh LAMMPS run of the same initial state at time step k·Δt. Per frame:
+compared at MD steps 0, k, 2k, … with (i) the recorded MD at Δt, (ii) a
+fresh LAMMPS run of the same initial state at time step k·Δt and (iii) free
+flight r₀ + v₀t, v = v₀ (no forces: the baseline a learned simulator must beat). Per frame:
 position and velocity RMSE against MD at Δt (per Cartesian component,
 RMSE_r = sqrt(⟨(r̂ − r)²⟩) over atoms and x, y, z), the MSD ⟨|r(t) − r(0)|²⟩,
 kinetic, potential (KA potential on the predicted state,
@@ -42,7 +43,7 @@ from .neighbors import wrap
 
 log = logging.getLogger("glassdyn.simulator")
 
-ENGINES = ("md", "ogn", "md_coarse")
+ENGINES = ("md", "ogn", "md_coarse", "free_flight")
 ROLLOUT_COLUMNS = ["variant", "source", "k", "trajectory", "engine", "step", "time", "rmse_position",
                    "rmse_velocity", "msd", "kinetic", "potential", "total_energy", "px", "py", "pz"]
 
@@ -359,6 +360,9 @@ def evaluate_rollout(cfg: dict, model_path: str | Path, test_path: str | Path, o
         og_pos, og_vel = rollout(model, types, box, md_pos[0], md_vel[0], n_md // k, float(meta["graph_cutoff"]))
         wall = time.perf_counter() - t0
         engines = {"md": (md_pos, md_vel), "ogn": (og_pos, og_vel)}
+        # the baseline a learned simulator must beat: straight lines at the initial velocities
+        times = (np.arange(n_md // k + 1) * k * dt)[:, None, None]
+        engines["free_flight"] = (md_pos[0] + md_vel[0] * times, np.broadcast_to(md_vel[0], md_vel.shape).copy())
         if k > 1:
             c_pos, c_vel, err = md_rollout(system_cfg, types, md_pos[0], md_vel[0], k * dt, n_md // k)
             engines["md_coarse"] = (c_pos, c_vel)
@@ -385,8 +389,8 @@ def plot_rollout(frame, output_png: str | Path, meta: dict, dt: float, errors: d
 
     k = int(meta["k"])
     labels = {"md": f"MD, Δt = {dt:g}", "ogn": f"{meta['variant']} (L = {meta['layers']}, k = {k})",
-              "md_coarse": f"MD, k·Δt = {k * dt:g}"}
-    colors = {"md": "black", "ogn": "tab:red", "md_coarse": "tab:orange"}
+              "md_coarse": f"MD, k·Δt = {k * dt:g}", "free_flight": "free flight (r₀ + v₀t)"}
+    colors = {"md": "black", "ogn": "tab:red", "md_coarse": "tab:orange", "free_flight": "tab:gray"}
     mean = frame.groupby(["engine", "step"]).mean(numeric_only=True).reset_index()
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     # (column, title, y scale); a blown-up coarse MD spans many decades, hence log/symlog axes
@@ -407,7 +411,7 @@ def plot_rollout(frame, output_png: str | Path, meta: dict, dt: float, errors: d
                 y = sub[col]
             keep = (sub.step > 0) if scale == "log" else np.ones(len(sub), bool)
             ax.plot(sub.step[keep], np.asarray(y)[keep], color=colors[eng], label=labels[eng],
-                    marker="." if eng != "md" else None)
+                    marker="." if eng in ("ogn", "md_coarse") else None, ls=":" if eng == "free_flight" else "-")
         if reference and col in ("rmse_position", "rmse_velocity") and meta["source"] == reference.get("source"):
             ax.plot([reference["steps"]], [reference[col.replace("rmse_", "") + "_rmse"]], "k*", ms=12,
                     label=f"Liu et al. ({reference['steps']} steps)")

@@ -122,7 +122,35 @@ def training_progress(folder: Path) -> dict:
             out["metrics"] = _pearson_items(json.loads(metrics.read_text()))
         except (OSError, ValueError):
             out["metrics_unreadable"] = True
-    out["checkpoint"] = (folder / "checkpoint.pt").exists()
+    ck = folder / "checkpoint.pt"
+    out["checkpoint"] = ck.exists()
+    if ck.exists() and "epochs_done" not in out:
+        out.update(_checkpoint_progress(ck))
+    return out
+
+
+def _checkpoint_progress(path: Path) -> dict:
+    """Epochs done and the last validation figures of a running training, from its resume file.
+
+    loss.csv and metrics.json are written when training ends; until then the
+    per-epoch history lives in checkpoint.pt (glassdyn.training).
+    """
+    import torch
+
+    try:
+        # the campaign's own resume file (history holds numpy scalars, so not weights_only)
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a checkpoint being rewritten or truncated: report, do not fail
+        return {"checkpoint_unreadable": str(exc)[:200]}
+    history = ck.get("history") or []
+    out = {"epochs_done": int(ck.get("epoch", len(history)))}
+    if history:
+        out["last"] = {k: float(v) for k, v in history[-1].items() if isinstance(v, (int, float, np.number))}
+    best = ck.get("best") or {}
+    out["metrics"] = {k: float(v) for k, v in best.items() if "pearson" in k and isinstance(v, (int, float, np.number))}
+    total = (ck.get("settings") or {}).get("epochs")
+    if total:
+        out["epochs_total"] = int(total)
     return out
 
 
@@ -137,7 +165,8 @@ def cell_status(cfg: dict, results: Path, model: str, T: str, k: int) -> dict:
     elif (folder / "model.pt").exists():
         row["state"] = "trained"
     elif folder.exists() and ("epochs_done" in row or row.get("checkpoint")):
-        row["state"] = "training"
+        row["state"] = "training" + (f" ({row['epochs_done']}/{row['epochs_total']} epochs)"
+                                     if "epochs_total" in row else "")
     else:
         row["state"] = "pending"
     return row
@@ -225,7 +254,7 @@ def format_status(st: dict) -> str:
         val = ", ".join(f"{k}={_f(v)}" for k, v in (c.get("metrics") or {}).items())
         if not val and c.get("last"):
             val = ", ".join(f"{k}={_f(v)}" for k, v in c["last"].items() if k != "epoch")
-        lines.append(f"| {c['model']} | {c['T']} | {c['time_index']} | {_f(c['time'])} | {c['state']} | "
+        lines.append(f"| {c['model']} | {c['T']} | {c['time_index']} | {c['time']:g} | {c['state']} | "
                      f"{c.get('epochs_done', '—')} | {_f(c.get('pearson_nodes'))} | {_f(c.get('pearson_edges'))} | "
                      f"{val} |")
     counts = pd.Series([c["state"] for c in st["cells"]]).value_counts().to_dict() if st["cells"] else {}
@@ -265,7 +294,8 @@ def overview_markdown(cfg: dict, cells: pd.DataFrame, dynamics: list[dict], figu
             md = f"MD checks {'pass' if ok else 'FAIL'} (max drift {mc['energy_drift']['max']:.2g} per unit time)"
         else:
             md = f"MD checks: {mc.get('reason', 'not available')}"
-        out.append(f"- T = {d['T']}: τα(1/e) = {_f(tau)}{ratio}; {md}")
+        why = f" ({i['tau_alpha_1e_reason']})" if i.get("tau_alpha_1e_reason") and not ratio else ""
+        out.append(f"- T = {d['T']}: τα(1/e) = {_f(tau)}{ratio}{why}; {md}")
     if not dynamics:
         out.append("- no dynamics yet")
     expected = expected_cells(cfg)

@@ -82,6 +82,8 @@ class Structure:
     types: np.ndarray         # (N,)
     positions: np.ndarray     # (N, 3) inherent-structure positions
     box: np.ndarray           # (3,)
+    column_lengths: np.ndarray | None = None   # (M,) coarse-graining length L of each descriptor
+    names: list | None = None                  # (M,) descriptor names
 
     @property
     def a_mask(self) -> np.ndarray:
@@ -90,10 +92,11 @@ class Structure:
 
 def read_structure(path: str | Path) -> Structure:
     """A descriptors file (rule ``tglassmlp_descriptors``)."""
-    data, attrs = storage.read_h5(path, ["descriptors", "types", "positions", "box"])
+    data, attrs = storage.read_h5(path, ["descriptors", "types", "positions", "box", "lengths", "names"])
     T, c = file_key(path, attrs)
-    return Structure(T, c, data["descriptors"].astype(np.float64), data["types"].astype(np.int64),
-                     data["positions"], data["box"])
+    return Structure(T, c, data["descriptors"].astype(np.float32), data["types"].astype(np.int64),
+                     data["positions"], data["box"], data["lengths"],
+                     [n.decode() if isinstance(n, bytes) else str(n) for n in data["names"]])
 
 
 def read_bond_breaking(path: str | Path, structure: Structure | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -219,10 +222,32 @@ class Standardization:
 
 
 def fit_standardization(structures: list[Structure]) -> Standardization:
-    """Per-descriptor mean and std over the A particles of ``structures``."""
-    x = np.concatenate([s.descriptors[s.a_mask] for s in structures])
-    m, s = desc.standardization(x)
-    return Standardization(m, s)
+    """Per-descriptor mean and std over the A particles of ``structures`` (accumulated in float64
+    structure by structure, about the first structure's mean for accuracy)."""
+    if not structures:
+        raise ValueError("no structures to standardise the descriptors on")
+    shift = structures[0].descriptors[structures[0].a_mask].astype(np.float64).mean(axis=0)
+    n, s1, s2 = 0, 0.0, 0.0
+    for st in structures:
+        d = st.descriptors[st.a_mask].astype(np.float64) - shift
+        n += len(d)
+        s1 = s1 + d.sum(axis=0)
+        s2 = s2 + (d * d).sum(axis=0)
+    mean = s1 / n
+    std = np.sqrt(np.maximum(s2 / n - mean ** 2, 0.0))
+    mean = mean + shift
+    return Standardization(mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0))
+
+
+def training_memory_bytes(cfg: dict, n_temperatures: int) -> float:
+    """Estimated peak of a training job: torch plus raw (float32) and standardised A-particle
+    descriptors of every training configuration, and the loss pairs."""
+    tc = cfg["tglassmlp"]
+    n = cfg["system"]["n_particles"]
+    m = 4 * 3 * len(tc["descriptors"]["lengths"])
+    configs = cfg["configurations"]["n_train"] * n_temperatures
+    pairs = 16.0 * len(tc["loss"]["correlation_radii"]) * tc["loss"]["correlation_pairs"]
+    return 1.0e9 + configs * (4.0 * n * m * 2 + pairs)
 
 
 class StructureCache:
@@ -446,10 +471,9 @@ def train_member(cfg: dict, variant: str, member: int, descriptor_files: list[st
 
 def member_meta(cfg, variant, member, structures, st, states, T_min, seed) -> dict:
     any_file = next(iter(structures.values()))
-    lengths = cfg["tglassmlp"]["descriptors"]["lengths"]
     return {"variant": variant, "member": int(member), "n_descriptors": int(st.mean.size),
-            "network": dict(cfg["tglassmlp"]["network"]), "descriptor_names": desc.descriptor_names(lengths),
-            "column_lengths": desc.descriptor_lengths(lengths).tolist(),
+            "network": dict(cfg["tglassmlp"]["network"]), "descriptor_names": list(any_file.names),
+            "column_lengths": np.asarray(any_file.column_lengths, dtype=np.float64).tolist(),
             "descriptor_mean": st.mean.tolist(), "descriptor_std": st.std.tolist(),
             "states": states.to_dict(orient="list"), "T_min": float(T_min), "seed": int(seed),
             "self_consistency": dict(cfg["tglassmlp"]["self_consistency"]),

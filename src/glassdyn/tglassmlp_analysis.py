@@ -10,16 +10,20 @@
 * the attention distribution P_int(L) and ξ_int(T) at a reference c;
 * the bottleneck plane of one test configuration coloured by the MD C_B.
 
-The large system: the network acts per particle, so it can predict on any
-number of particles. Tiling copies of one configuration would only repeat
-its propensity field (its S4 would be the small box's, sampled at multiples
-of 2π/L). Instead k³ *different* configurations of the same temperature are
-stacked into a k L box (each block under a random cubic symmetry and
-periodic shift when there are fewer configurations than blocks), and the
-stack is energy-minimised (its inherent structure) before the descriptors
-are computed. Correlations across block faces are absent and the seams are
-locally non-equilibrium, so the large-system S4 at q < 2π/L measures the
-plateau χ̃4 of uncorrelated blocks: valid while ξ4 ≪ L.
+The large system: the network acts per particle, so it predicts on any
+number of particles, and S4 at q < 2π/L needs a box larger than the
+campaign's. A configuration tiled k × k × k is an exact equilibrium
+configuration of the k L box, but its propensity field would only repeat the
+small box's (S4 sampled at multiples of 2π/L); stacking different
+configurations instead leaves seams whose density anomalies dominate the
+long-L descriptors. :func:`large_system_rule` therefore tiles one
+equilibrated configuration and runs Nosé–Hoover MD at T for
+``s4.decorrelation_tau_alpha`` τα (fresh Maxwell–Boltzmann velocities), so
+that the copies' structures, and hence their propensity fields, decorrelate
+while the system stays at equilibrium, then takes the inherent structure and
+its descriptors. Copies decorrelate only on scales the dynamics reaches in
+that time: ξ4 measured there is meaningful when the decorrelation time is at
+least of order τα. The run is one LAMMPS job without checkpoints.
 """
 from __future__ import annotations
 
@@ -39,62 +43,66 @@ log = logging.getLogger("glassdyn.tglassmlp_analysis")
 
 
 # =========================================================================== large system
-def cubic_symmetries() -> np.ndarray:
-    """The 48 signed permutation matrices (proper and improper rotations of the cube), (48, 3, 3)."""
-    import itertools
-
-    out = []
-    for perm in itertools.permutations(range(3)):
-        for signs in itertools.product((1, -1), repeat=3):
-            m = np.zeros((3, 3))
-            for a, (p, s) in enumerate(zip(perm, signs)):
-                m[a, p] = s
-            out.append(m)
-    return np.array(out)
-
-
-def stacked_configuration(positions: list[np.ndarray], types: list[np.ndarray], box: np.ndarray, reps: int,
-                          seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(positions, types, box) of reps³ blocks; block b uses configuration b mod n.
-
-    Repeated configurations get a random cubic symmetry and a random periodic
-    shift (seeded), so no block repeats another.
-    """
+def tiled_configuration(positions: np.ndarray, types: np.ndarray, box: np.ndarray, reps: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions, types, box) of ``reps``³ copies of one periodic configuration (an exact
+    configuration of the larger periodic box)."""
     box = np.asarray(box, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    sym = cubic_symmetries()
-    xs, ts = [], []
-    n = len(positions)
-    for b, (i, j, k) in enumerate(np.ndindex(reps, reps, reps)):
-        x = np.mod(np.asarray(positions[b % n], dtype=np.float64), box)
-        if b >= n:
-            x = np.mod((x - box / 2) @ sym[rng.integers(len(sym))].T + box / 2 + rng.random(3) * box, box)
-        xs.append(x + np.array([i, j, k]) * box)
-        ts.append(np.asarray(types[b % n]))
-    return np.concatenate(xs), np.concatenate(ts), box * reps
+    x = np.mod(np.asarray(positions, dtype=np.float64), box)
+    shifts = np.array(list(np.ndindex(reps, reps, reps)), dtype=np.float64) * box
+    return ((x[None] + shifts[:, None]).reshape(-1, 3), np.tile(np.asarray(types), len(shifts)), box * reps)
 
 
-def large_system_rule(cfg: dict, T: str, inherent_files: list[str], output: str | Path) -> Path:
-    """Rule ``tglassmlp_large_system``: stacked IS of several configurations and its descriptors."""
+def decorrelate(cfg: dict, positions: np.ndarray, types: np.ndarray, box: np.ndarray, T: float, duration: float,
+                seed: int) -> np.ndarray:
+    """Positions (N, 3) after Nosé–Hoover NVT MD at T for ``duration`` (τ) from fresh Maxwell–Boltzmann
+    velocities (``velocity create``, zero momentum), with the campaign's potential, time step and
+    ``protocol.thermostat_damping``."""
+    from . import md, runtime
+
+    x = np.mod(np.asarray(positions, dtype=np.float64), box)
+    n = len(x)
+    steps = int(round(duration / float(cfg["system"]["timestep"])))
+    lmp = runtime.lammps()
+    try:
+        for c in md.header_commands(1):
+            lmp.command(c)
+        lmp.command("region box block 0 {!r} 0 {!r} 0 {!r}".format(*(float(b) for b in box)))
+        lmp.command("create_box 2 box")
+        lmp.create_atoms(n, list(range(1, n + 1)), (np.asarray(types).astype(int) + 1).tolist(), x.ravel().tolist())
+        for c in md.potential_commands(cfg):
+            lmp.command(c)
+        lmp.command(f"velocity all create {float(T)!r} {int(seed)} dist gaussian mom yes rot no")
+        lmp.command(f"fix gd_nvt all nvt temp {float(T)!r} {float(T)!r} {float(cfg['protocol']['thermostat_damping'])!r}")
+        if steps > 0:
+            lmp.command(f"run {steps}")
+        ids = np.array(lmp.numpy.extract_atom("id"), dtype=np.int64)[:n]
+        out = np.array(lmp.numpy.extract_atom("x"), dtype=np.float64)[:n][np.argsort(ids)]
+    finally:
+        lmp.close()
+    return out
+
+
+def large_system_rule(cfg: dict, T: str, frame: str, output: str | Path) -> Path:
+    """Rule ``tglassmlp_large_system``: a tiled, MD-decorrelated, minimised configuration and its descriptors."""
     an = cfg["tglassmlp"]["analysis"]["s4"]
     d = cfg["tglassmlp"]["descriptors"]
-    xs, ts, box = [], [], None
-    for p in inherent_files:
-        data, _ = storage.read_h5(p, ["positions", "types", "box"])
-        xs.append(data["positions"])
-        ts.append(data["types"])
-        box = data["box"]
-    x, t, big = stacked_configuration(xs, ts, box, int(an["replicate"]), gcfg.derive_seed("tglassmlp", T, "large"))
-    # the seams between blocks hold overlapping pairs: conjugate gradient (protocol.minimize) first
-    res = inherent.minimize_structure(cfg, x, t, big, cfg["tglassmlp"]["inherent"], prerelax=cfg["protocol"]["minimize"])
+    data, attrs = storage.read_h5(frame, ["positions", "types", "box"])
+    reps = int(an["replicate"])
+    x, t, big = tiled_configuration(data["positions"], data["types"], data["box"], reps)
+    tau = float(gcfg.temperature(cfg, T)["tau_alpha"])
+    duration = float(an["decorrelation_tau_alpha"]) * tau
+    x = decorrelate(cfg, x, t, big, float(T), duration, gcfg.derive_seed("tglassmlp", T, attrs.get("c", -1), "large"))
+    res = inherent.minimize_structure(cfg, x, t, big, cfg["tglassmlp"]["inherent"])
     D = desc.coarse_grained_descriptors(res["positions"], t, big, res["energy"], res["voronoi_area"],
                                         d["lengths"], d["cutoff"], d["chunk_pairs"])
-    log.info("large system T=%s: N=%d, L=%.3f, E_IS/N=%.4f", T, len(t), big[0], res["energy_per_particle"])
+    log.info("large system T=%s: N=%d, L=%.3f, MD %.3g τ, E_IS/N=%.4f", T, len(t), big[0], duration,
+             res["energy_per_particle"])
     return storage.write_h5(output, {"positions": res["positions"], "types": t.astype(np.int8), "box": big,
                                      "energy": res["energy"], "voronoi_area": res["voronoi_area"],
                                      "descriptors": D.astype(np.float32)},
-                            attrs={"T": float(T), "c": -1, "replicate": int(an["replicate"]),
-                                   "sources": [str(p) for p in inherent_files], "fnorm": res["fnorm"]})
+                            attrs={"T": float(T), "c": -1, "replicate": reps, "decorrelation_time": duration,
+                                   "source": str(frame), "fnorm": res["fnorm"]})
 
 
 # =========================================================================== analyses
@@ -113,8 +121,9 @@ def _save(fig, path) -> None:
     _plt().close(fig)
 
 
-def s4_of(structures: list, values: list[np.ndarray], mean: float, q_max: float):
-    """Shell-averaged S4 (q, s4) of a field over the A particles of several structures (same box)."""
+def s4_of(structures: list, values: list[np.ndarray], mean: float, q_max: float, q_bin: float):
+    """Shell-averaged S4 (q, s4) of a field over the A particles of several structures (same box);
+    shells of width ``q_bin``."""
     qs, ss = [], []
     for s, v in zip(structures, values):
         q, s4 = het.structure_factor_s4(s.positions[s.a_mask], v, mean, s.box, q_max)
@@ -122,8 +131,7 @@ def s4_of(structures: list, values: list[np.ndarray], mean: float, q_max: float)
         ss.append(s4)
     if not qs:
         return np.zeros(0), np.zeros(0)
-    width = 2 * np.pi / float(structures[0].box[0])
-    q, s4, _ = het.shell_average(np.concatenate(qs), np.concatenate(ss), width)
+    q, s4, _ = het.shell_average(np.concatenate(qs), np.concatenate(ss), q_bin)
     return q, s4
 
 
@@ -179,10 +187,10 @@ def analysis_rule(cfg: dict, prediction_files: list[str], model_files: list[str]
                              "chi4_pred": het.chi4(ens.mean(axis=1), n_a),
                              "chi4_pred_std": float(np.std(member_chi)) if len(member_chi) > 1 else float("nan"),
                              "n_configurations": len(structs)})
-            q_max = float(an["s4"]["q_max"])
+            q_max, q_bin = float(an["s4"]["q_max"]), float(an["s4"]["q_bin"])
             fit_max = float(an["s4"]["fit_q_max"])
-            q_md, s_md = s4_of(structs, list(truth), float(truth.mean()), q_max)
-            q_pr, s_pr = s4_of(structs, list(ens), float(ens.mean()), q_max)
+            q_md, s_md = s4_of(structs, list(truth), float(truth.mean()), q_max, q_bin)
+            q_pr, s_pr = s4_of(structs, list(ens), float(ens.mean()), q_max, q_bin)
             row = {"T": float(T), "time_index": k, "time": cell["time"], "c": c}
             row["chi4_oz_md"], row["xi4_md"] = het.fit_ornstein_zernike(q_md, s_md, fit_max)
             row["chi4_oz_pred"], row["xi4_pred"] = het.fit_ornstein_zernike(q_pr, s_pr, fit_max)
@@ -192,7 +200,7 @@ def analysis_rule(cfg: dict, prediction_files: list[str], model_files: list[str]
             if T in large:
                 big = large[T]
                 lp, _ = tg.ensemble_predict(members, [big], float(T), c, sc)
-                q_l, s_l = s4_of([big], [lp.mean(axis=0)[0]], c, q_max)
+                q_l, s_l = s4_of([big], [lp.mean(axis=0)[0]], float(lp.mean()), q_max, q_bin)
                 row["chi4_oz_large"], row["xi4_large"] = het.fit_ornstein_zernike(q_l, s_l, fit_max)
                 row["n_large"] = int(big.a_mask.sum())
                 s4_rows += [{"T": float(T), "time_index": k, "c": c, "source": "pred_large", "q": a, "s4": b}

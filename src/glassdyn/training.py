@@ -486,16 +486,20 @@ def _state(net: nn.Module) -> dict:
 
 # ----------------------------------------------------------------------------- the cell
 def train_cell(cfg: dict, model: str, T, time_index: int, label_paths: list[str | Path], output_dir: str | Path,
-               pretrained: str | Path | None = None, pretrain: bool = False) -> Path | None:
+               pretrained: str | Path | None = None, pretrain: bool = False, *,
+               time_budget_s: float | None = None) -> Path | None:
     """Rule ``train``/``pretrain``: train one cell; write model.pt, metrics.json and loss.csv in ``output_dir``.
 
+    ``time_budget_s`` (optional, for validation runs): stop after the first
+    epoch that ends past this many seconds of wall time and write the outputs
+    of the epochs done (metrics.json ``epochs_run`` < ``epochs``).
     Returns the model.pt path (on rank 0; None on other ranks). Raises
     :class:`TrainingInterrupted` after a SIGTERM/SIGUSR1 checkpoint.
     """
     env = distributed_env()
     ranks = int(cfg["training"]["ranks"])
     args = (cfg, model, T, time_index, [str(p) for p in label_paths], str(output_dir),
-            None if pretrained is None else str(pretrained), bool(pretrain))
+            None if pretrained is None else str(pretrained), bool(pretrain), time_budget_s)
     if env is None and ranks > 1:
         return _launch_local(ranks, args)
     if env is not None and int(env["WORLD_SIZE"]) != ranks:
@@ -551,7 +555,8 @@ def _launch_local(world: int, args: tuple) -> Path | None:
     return Path(args[5]) / "model.pt"
 
 
-def _train(cfg, model, T, time_index, label_paths, output_dir, pretrained, pretrain, env=None) -> Path | None:
+def _train(cfg, model, T, time_index, label_paths, output_dir, pretrained, pretrain, time_budget_s=None,
+           env=None) -> Path | None:
     retain_freed_memory()
     st = cell_settings(cfg, model, pretrain)
     p, epochs, G, lr = st["p"], st["epochs"], st["graphs_per_step"], st["lr"]
@@ -567,7 +572,7 @@ def _train(cfg, model, T, time_index, label_paths, output_dir, pretrained, pretr
         torch.set_num_threads(_threads_per_rank(int(env["WORLD_SIZE"]) if env else 1))
     try:
         return _train_loop(cfg, model, T_key, int(time_index), label_paths, out_dir, pretrained, st, seed, device, d,
-                           stage)
+                           stage, time_budget_s)
     finally:
         torch.set_num_threads(threads)
         if d.world > 1 and dist.is_initialized():
@@ -603,7 +608,8 @@ def _load_graphs(cfg, label_paths, T_key, k, p, device):
     return fit, val, time_value
 
 
-def _train_loop(cfg, model, T_key, k, label_paths, out_dir, pretrained, st, seed, device, d: Dist, stage):
+def _train_loop(cfg, model, T_key, k, label_paths, out_dir, pretrained, st, seed, device, d: Dist, stage,
+                time_budget_s=None):
     p, epochs, G, lr = st["p"], st["epochs"], st["graphs_per_step"], st["lr"]
     t_start = time.perf_counter()
     fit, val, time_value = _load_graphs(cfg, label_paths, T_key, k, p, device)
@@ -724,6 +730,10 @@ def _train_loop(cfg, model, T_key, k, label_paths, out_dir, pretrained, st, seed
                          "(best epoch %d), %.1f s/epoch, ETA %s", label, epoch + 1, epochs, train_loss, val_loss, pn,
                          pe, best["epoch"] + 1, dt, _hms(left))
             checkpoint(epoch + 1, 0)
+            if time_budget_s is not None and _all_max(time.perf_counter() - t_start > time_budget_s, d):
+                if d.is_main:
+                    log.info("%s: time budget of %.0f s used up after epoch %d", label, time_budget_s, epoch + 1)
+                break
 
     sync = replica_weight_difference(net, d)
     if not d.is_main:
@@ -735,7 +745,8 @@ def _train_loop(cfg, model, T_key, k, label_paths, out_dir, pretrained, st, seed
             "best_epoch": best["epoch"], "epochs": epochs, "seed": seed, "glassdyn_model_format": 1}
     model_path = _torch_save(meta, out_dir / "model.pt")
     metrics = {"model": model, "stage": stage, "T": float(T_key), "time_index": k, "time": time_value, "p": p,
-               "epochs": epochs, "best_epoch": best["epoch"], "best_val_loss": best["val_loss"],
+               "epochs": epochs, "epochs_run": len(history), "best_epoch": best["epoch"],
+               "best_val_loss": best["val_loss"],
                "val_pearson_nodes": best["val_pearson_nodes"], "val_pearson_edges": best["val_pearson_edges"],
                "selection": "lowest validation loss", "wall_time_s": wall, "train_time_s": train_time,
                "steps": steps_done, "steps_per_s": steps_done / train_time if train_time > 0 else math.nan,

@@ -14,6 +14,10 @@ if SOURCE == "md":
             cfg=lambda w: params_json(w, "system", "graph", "labels"),
         log:
             f"{R}/logs/labels/T{{T}}_c{{c}}.log",
+        resources:
+            # from N, replicas and pairs (glassdyn.cluster); a retry asks for attempt x as much
+            mem_mb=lambda w, attempt: gcluster.labels_memory_mb(config, w.T, attempt),
+            runtime=lambda w, attempt: gcluster.labels_runtime(config, attempt),
         shell:
             "{GD} labels --params {params.cfg:q} --input {input} --output {output} > {log} 2>&1"
 

@@ -72,11 +72,14 @@ def tg_predictions():
     return [f"{R}/tglassmlp/predictions/T{T}/t{k}.h5" for T in TEMPS for k in gcfg.time_indices(config, T)]
 
 
-def tg_large_sources(T):
-    """Inherent structures stacked into the large system: test configurations first, then training ones."""
-    reps = int(TG.get("analysis", {}).get("s4", {}).get("replicate", 0))
-    order = gcfg.test_indices(config) + gcfg.train_indices(config)
-    return tg_inherent(T, order[: reps ** 3])
+def tg_large_source(wildcards):
+    """The t = 0 frame tiled into the large system: the first test configuration."""
+    return t0_frame(type("W", (), {"T": wildcards.T, "c": conf(gcfg.test_indices(config)[0])}))
+
+
+def tg_train_resources():
+    return dict(runtime=gcluster.training_runtime(config),
+                mem_mb=lambda w, attempt: gcluster.memory_mb(config, _tg.training_memory_bytes(config, len(TEMPS)), attempt))
 
 
 TG_ANALYSIS = ["chi4.csv", "chi4.png", "lengths.csv", "lengths.png", "s4.csv", "attention.csv", "attention.png",
@@ -120,6 +123,8 @@ rule tglassmlp_descriptors:
         cfg=lambda w: tg_params(tglassmlp={"descriptors": TG["descriptors"]}),
     log:
         f"{R}/logs/tglassmlp/descriptors_T{{T}}_c{{c}}.log",
+    resources:
+        mem_mb=lambda w, attempt: gcluster.memory_mb(config, 1.0e9 + 100.0 * TG["descriptors"]["chunk_pairs"], attempt),
     shell:
         "{GD} tglassmlp-descriptors --params {params.cfg:q} --input {input} --output {output} > {log} 2>&1"
 
@@ -152,6 +157,8 @@ rule tglassmlp_distill:
     log:
         f"{R}/logs/tglassmlp/distill_{{variant}}.log",
     threads: 1
+    resources:
+        **tg_train_resources(),
     shell:
         "{GD} tglassmlp-distill --params {params.cfg:q} --variant {wildcards.variant}"
         " --descriptors {input.descriptors} --labels {input.labels} --states {input.states}"
@@ -176,6 +183,8 @@ rule tglassmlp_train:
     log:
         f"{R}/logs/tglassmlp/train_{{variant}}_m{{m}}.log",
     threads: 1
+    resources:
+        **tg_train_resources(),
     shell:
         "{GD} tglassmlp-train --params {params.cfg:q} --variant {wildcards.variant} --member {wildcards.m}"
         " --descriptors {input.descriptors} --labels {input.labels} --states {input.states} {params.distilled}"
@@ -205,18 +214,19 @@ rule tglassmlp_evaluate:
 
 
 rule tglassmlp_large_system:
-    """replicate^3 different configurations stacked and minimised: a large system for S4 at small q."""
+    """One configuration tiled replicate^3 times, decorrelated by NVT MD, minimised: S4 at small q."""
     input:
-        lambda w: tg_large_sources(w.T),
+        tg_large_source,
     output:
         f"{R}/tglassmlp/large/T{{T}}.h5",
     params:
-        cfg=lambda w: tg_params(system=config["system"], protocol={"minimize": config["protocol"]["minimize"]},
+        cfg=lambda w: tg_params(system=config["system"], protocol={"thermostat_damping": config["protocol"]["thermostat_damping"]},
+                                temperatures=[gcfg.temperature(config, w.T)],
                                 tglassmlp={k: TG[k] for k in ("inherent", "descriptors", "analysis")}),
     log:
         f"{R}/logs/tglassmlp/large_T{{T}}.log",
     shell:
-        "{GD} tglassmlp-large-system --params {params.cfg:q} --T {wildcards.T} --inherent {input}"
+        "{GD} tglassmlp-large-system --params {params.cfg:q} --T {wildcards.T} --input {input}"
         " --output {output} > {log} 2>&1"
 
 

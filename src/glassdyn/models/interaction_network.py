@@ -102,9 +102,11 @@ class EdgeUpdate(nn.Module):
             pairs = pair_index(edge_index)
         # Node blocks applied per node, [W_s h | W_t h] (N, 2d), then gathered onto the edges.
         per_node = F.linear(x, torch.cat([w[:, :d], w[:, d: 2 * d]], 0))
-        pre = torch.addmm(encoding_term, edge_attr, w[:, 2 * d: 3 * d].t())
-        pre += GatherPair.apply(per_node, pairs)
-        return torch.relu(self.lin2(torch.relu_(pre)))
+        # In place on the fresh gather output: no (E, d) copy for addmm's summand.
+        pre = GatherPair.apply(per_node, pairs)
+        pre += encoding_term
+        pre.addmm_(edge_attr, w[:, 2 * d: 3 * d].t())
+        return torch.relu_(self.lin2(torch.relu_(pre)))
 
 
 class NodeUpdate(nn.Module):

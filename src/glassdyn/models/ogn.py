@@ -129,8 +129,13 @@ class EdgeUpdate(nn.Module):
             nn.init.trunc_normal_(lin.weight, std=std, a=-2 * std, b=2 * std)
         self.rest = nn.Sequential(nn.ReLU(), _init_linear(nn.Linear(hidden, hidden)), nn.ReLU(), nn.LayerNorm(hidden))
 
-    def forward(self, e: torch.Tensor, h: torch.Tensor, target: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
-        z = self.w_edge(e) + self.w_target(h).index_select(0, target) + self.w_source(h).index_select(0, source)
+    def forward(self, e: torch.Tensor, e0: torch.Tensor, h: torch.Tensor, target: torch.Tensor,
+                source: torch.Tensor) -> torch.Tensor:
+        """``e``, ``e0`` (E, d) current and encoded edges, ``h`` (N, 2d) = [n, n⁰] per node."""
+        d = e.shape[-1]
+        w = self.w_edge.weight  # acts on [e, e⁰] without materialising the (E, 2d) concatenation
+        z = nn.functional.linear(e, w[:, :d]) + nn.functional.linear(e0, w[:, d:], self.w_edge.bias)
+        z = z + self.w_target(h).index_select(0, target) + self.w_source(h).index_select(0, source)
         return self.rest(z)
 
 
@@ -144,7 +149,7 @@ class InteractionLayer(nn.Module):
 
     def forward(self, n, n0, e, e0, target, source):
         h = torch.cat([n, n0], dim=-1)
-        e_new = self.edge(torch.cat([e, e0], dim=-1), h, target, source)
+        e_new = self.edge(e, e0, h, target, source)
         outgoing = torch.zeros_like(n).index_add_(0, target, e_new)    # Σ_j e_ij, i the centre atom
         incoming = torch.zeros_like(n).index_add_(0, source, e_new)    # Σ_j e_ji
         n_new = self.node(torch.cat([h, outgoing, incoming], dim=-1))

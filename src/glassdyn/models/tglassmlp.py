@@ -67,6 +67,10 @@ class TGlassMLP(nn.Module):
         nn.init.normal_(self.attention[0], 0.0, 0.1)
         nn.init.normal_(self.attention[1:3], 0.0, 0.1)
         self.bottleneck = nn.Linear(self.n_descriptors, bottleneck)
+        # the attention starts nearly uniform (w_k ≈ 1/M): scale the bottleneck by M so that it
+        # initially sees inputs of order one instead of order 1/M (otherwise training stalls)
+        with torch.no_grad():
+            self.bottleneck.weight.mul_(float(self.n_descriptors))
         self.mlp2 = _mlp([state_dim, *mlp2, mlp2_out])
         self.head = _mlp([bottleneck + mlp2_out, *hidden, 1])
 

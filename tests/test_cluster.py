@@ -1,0 +1,156 @@
+"""Scheduler requests and rank launchers (glassdyn.cluster) and the profiles that use them."""
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from glassdyn import cluster
+from glassdyn import config as gcfg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- launchers
+def test_mpi_launcher_uses_srun_pmi2_under_slurm_and_mpiexec_elsewhere():
+    assert cluster.mpi_launcher(1, 4, slurm=True) == ""
+    assert cluster.mpi_launcher(1, 4, slurm=False) == ""
+    on = cluster.mpi_launcher(4, 2, slurm=True)
+    # the PyPI MPICH speaks PMI-2, not SLURM's default PMIx; counts are explicit (jobstep strips SLURM_*)
+    assert "srun --mpi=pmi2" in on and re.search(r"-n 4 -c 2\b", on) and on.startswith("OMP_NUM_THREADS=2 ")
+    off = cluster.mpi_launcher(4, 2, slurm=False, mpiexec="/env/bin/mpiexec")
+    assert off == "OMP_NUM_THREADS=2 /env/bin/mpiexec -n 4"
+
+
+def test_training_launcher_srun_only_for_several_ranks_under_slurm():
+    assert cluster.training_launcher(2, 3, 0, slurm=False) == "OMP_NUM_THREADS=3"
+    assert cluster.training_launcher(1, 3, 1, slurm=True) == "OMP_NUM_THREADS=3"
+    cpu = cluster.training_launcher(4, 3, 0, slurm=True)
+    assert re.search(r"srun .*-n 4 -c 3$", cpu) and "--gpus" not in cpu
+    gpu = cluster.training_launcher(4, 3, 1, slurm=True)
+    assert gpu.endswith("--gpus-per-task=1") and "-n 4" in gpu
+
+
+def test_in_slurm_from_job_environment_or_executor():
+    assert cluster.in_slurm({"SLURM_JOB_ID": "17"})
+    assert cluster.in_slurm({}, executor="slurm")
+    assert not cluster.in_slurm({}, executor="local")
+    assert not cluster.in_slurm({"SLURM_JOB_ID": ""}, executor=None)
+
+
+# --------------------------------------------------------------------------- sizes
+def test_md_runtime_follows_the_atom_steps_and_ranks(cfg):
+    cfg["cluster"]["max_runtime"] = 10**6
+    one = cluster.md_seconds(cfg, "0.64", "equilibrate")
+    steps = cluster.md_steps(cfg, "0.64", "equilibrate")
+    assert one == pytest.approx(4096 * steps / cfg["protocol"]["atom_steps_per_second"])
+    cfg["parallel"]["mpi_ranks"] = 4
+    assert cluster.md_seconds(cfg, "0.64", "equilibrate") == pytest.approx(one / 4)
+    # replica groups multiply the ranks of the replicas job only
+    cfg["parallel"]["replica_groups"] = 2
+    assert cluster.md_ranks(cfg, "replicas") == 8 and cluster.md_ranks(cfg, "equilibrate") == 4
+    rt = cluster.md_runtime(cfg, "0.64", "equilibrate")
+    assert rt == pytest.approx(cfg["cluster"]["runtime_margin"] * one / 4 / 60, abs=1)
+
+
+def test_md_runtime_is_clamped_and_long_runs_get_continuation_retries(cfg):
+    c = cfg["cluster"]
+    c["max_runtime"], c["min_runtime"], c["retries"] = 600, 10, 2
+    # T = 0.44 replicas on one rank: thousands of hours, far above 10 h per job
+    assert cluster.md_runtime(cfg, "0.44", "replicas") == 600
+    need = cluster.md_attempts(cfg, "0.44", "replicas")
+    expect = c["runtime_margin"] * cluster.md_seconds(cfg, "0.44", "replicas") / (600 * 60 - cfg["protocol"]["segment_walltime"])
+    assert need == pytest.approx(expect, abs=1) and need > 100
+    assert cluster.md_retries(cfg) == need - 1 + 2
+    small = gcfg.load(ROOT / "config.yaml", ROOT / "config" / "laptop.yaml")
+    assert cluster.md_runtime(small, "1.00", "equilibrate") == small["cluster"]["min_runtime"]
+    assert cluster.md_retries(small) == small["cluster"]["retries"]
+
+
+def test_label_memory_grows_with_system_replicas_and_attempt(cfg):
+    base = cluster.labels_memory_mb(cfg, "0.44")
+    assert cluster.labels_memory_mb(cfg, "0.44", attempt=2) == 2 * base
+    more = copy.deepcopy(cfg)
+    more["system"]["n_particles"] *= 4
+    more["protocol"]["replicas"] *= 2
+    # positions and pair work ∝ R·N grow 8x, the label arrays ∝ N 4x, on top of one process
+    margin, proc = cfg["cluster"]["memory_margin"], cluster.PROCESS_BYTES / 1e6
+    data, data4 = base / margin - proc, cluster.labels_memory_mb(more, "0.44") / margin - proc
+    assert 4 * data < data4 <= 8 * data + 1
+    # E = N ρ 4/3 π r³ ordered pairs within the widest radius (graph.cutoff = 2.0 here)
+    assert cluster.label_pairs(cfg) == pytest.approx(4096 * 1.2 * 4 / 3 * 3.14159 * 2.0**3, rel=0.01)
+
+
+def test_training_resources_cpu_and_gpu(cfg):
+    cfg["training"]["ranks"] = 1
+    assert cluster.training_resources(cfg) == {"tasks": 1, "cpus_per_task": cfg["cluster"]["train_cpus_per_rank"]}
+    cfg["training"]["ranks"] = 4
+    cfg["cluster"]["train_gpus_per_rank"] = 1
+    res = cluster.training_resources(cfg)
+    assert res["mpi"] == "srun" and res["tasks"] == 4 and res["gpu"] == 4 and res["tasks_per_gpu"] == 1
+    assert "cpus_per_task" not in res and res["cpus_per_gpu"] == cfg["cluster"]["train_cpus_per_rank"]
+    assert cluster.training_memory_mb(cfg, attempt=2) == 2 * cluster.training_memory_mb(cfg)
+
+
+def test_cluster_section_cross_checks(cfg):
+    bad = copy.deepcopy(cfg)
+    bad["cluster"]["max_runtime"] = 1  # one minute cannot hold two 3600 s restart segments
+    with pytest.raises(gcfg.ConfigError, match="cluster.max_runtime"):
+        gcfg.validate(bad)
+    bad = copy.deepcopy(cfg)
+    bad["cluster"]["min_runtime"] = bad["cluster"]["max_runtime"] + 1
+    with pytest.raises(gcfg.ConfigError, match="cluster.min_runtime"):
+        gcfg.validate(bad)
+    bad = copy.deepcopy(cfg)
+    bad["cluster"]["train_gpus_per_rank"] = 2
+    with pytest.raises(gcfg.ConfigError, match="cluster.train_gpus_per_rank"):
+        gcfg.validate(bad)
+
+
+# --------------------------------------------------------------------------- profiles and rules
+def test_slurm_profile_settings_exist_in_the_installed_plugin():
+    prof = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    from snakemake_executor_plugin_slurm import ExecutorSettings
+
+    fields = set(ExecutorSettings.__dataclass_fields__)
+    for key in prof:
+        if key.startswith("slurm-"):
+            assert key[len("slurm-"):].replace("-", "_") in fields, key
+    assert prof["executor"] == "slurm" and prof["slurm-status-command"] == "squeue"
+    assert {"slurm_partition", "slurm_account"} <= set(prof["default-resources"])
+    # the workflow profile is loaded on top of --profile: it must not pick an executor or resources
+    default = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())
+    assert not {"executor", "default-resources", "set-resources", "jobs", "cores"} & set(default)
+
+
+def test_rules_request_ranks_gpus_and_launchers_from_the_config(tmp_path):
+    over = tmp_path / "over.yaml"
+    over.write_text(yaml.safe_dump({
+        "parallel": {"mpi_ranks": 2, "omp_threads": 1},
+        "training": {"ranks": 2},
+        "cluster": {"train_gpus_per_rank": 1},
+    }))
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--profile", str(ROOT / "profiles" / "slurm"),
+         "--configfile", str(ROOT / "config.yaml"), str(ROOT / "config" / "laptop.yaml"), str(over),
+         "-d", str(tmp_path), "-s", str(ROOT / "Snakefile"), "results/summary/T1.00.csv"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
+    out = res.stdout + res.stderr
+    blocks = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
+        m = re.match(r"(?:local)?rule (\w+):", block)
+        if m:
+            blocks.setdefault(m.group(1), block)
+    eq = blocks["equilibrate"]
+    assert "mpi=srun" in eq and "tasks=2" in eq and "cpus_per_task=1" in eq and "slurm_partition=debug" in eq
+    assert re.search(r"runtime=\d+", eq)
+    tr = blocks["train"]
+    assert "gpu=2" in tr and "tasks_per_gpu=1" in tr and "tasks=2" in tr and "mpi=srun" in tr
+    lab = blocks["labels"]
+    assert "mpi=" not in lab and re.search(r"mem_mb=\d+", lab)
