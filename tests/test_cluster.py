@@ -154,3 +154,60 @@ def test_rules_request_ranks_gpus_and_launchers_from_the_config(tmp_path):
     assert "gpu=2" in tr and "tasks_per_gpu=1" in tr and "tasks=2" in tr and "mpi=srun" in tr
     lab = blocks["labels"]
     assert "mpi=" not in lab and re.search(r"mem_mb=\d+", lab)
+
+
+# --------------------------------------------------------------------------- failure summary
+_RUN_LOG = """\
+Job 7 has been submitted with SLURM jobid 45 (log: /w/.snakemake/slurm_logs/rule_labels/1.00_0001/45.log).
+[Sat Nov 21 13:55:15 2026]
+Error in rule equilibrate:
+    message: SLURM-job '42' failed, SLURM status is: 'CANCELLED'. Detailed failure reason unavailable.
+    jobid: 6
+    output: results/md/T1.00/c0000/equilibrated.h5
+    log: results/logs/equilibrate/T1.00_c0000.log, /w/.snakemake/slurm_logs/rule_equilibrate/1.00_0000/42.log (check log file(s) for error details)
+    external_jobid: 42
+Trying to restart job 6.
+Error in rule labels:
+    message: SLURM-job '45' failed, SLURM status is: 'FAILED'. Detailed failure reason unavailable.
+    jobid: 7
+    input: results/md/T1.00/c0001/replicas.h5
+    output: results/labels/T1.00/c0001.h5
+    log: {rule_log}, /w/.snakemake/slurm_logs/rule_labels/1.00_0001/45.log (check log file(s) for error details)
+    shell:
+        python -m glassdyn labels --input results/md/T1.00/c0001/replicas.h5
+        (command exited with non-zero exit code)
+    external_jobid: 45
+Logfile /w/.snakemake/slurm_logs/rule_labels/1.00_0001/45.log:
+================================================================================
+Error in rule labels:
+    message: None
+    jobid: 0
+    output: results/labels/T1.00/c0001.h5
+    log: {rule_log} (check log file(s) for error details)
+================================================================================
+Trying to restart job 7.
+[Sat Nov 21 13:55:48 2026]
+Finished jobid: 6 (Rule: equilibrate)
+Error in rule labels:
+    message: SLURM-job '47' failed, SLURM status is: 'FAILED'. Detailed failure reason unavailable.
+    jobid: 7
+    output: results/labels/T1.00/c0001.h5
+    log: {rule_log}, /w/.snakemake/slurm_logs/rule_labels/1.00_0001/47.log (check log file(s) for error details)
+    external_jobid: 47
+Exiting because a job execution failed. Look above for error messages
+"""
+
+
+def test_failure_summary_names_what_failed_for_good_its_cause_and_logs(tmp_path):
+    rule_log = tmp_path / "labels.log"
+    rule_log.write_text("2026-11-21 INFO glassdyn: start\n"
+                        "2026-11-21 ERROR glassdyn: results/md/T1.00/c0001/replicas.h5: not a readable HDF5 file\n")
+    text = _RUN_LOG.format(rule_log=rule_log)
+    (job,) = cluster.failed_jobs(text)  # equilibrate failed once, then finished: not listed
+    assert job["rule"] == "labels" and job["output"] == "results/labels/T1.00/c0001.h5"
+    assert job["attempts"] == 2  # the echoed SLURM log's inner block is not an attempt
+    assert job["logs"] == [str(rule_log), "/w/.snakemake/slurm_logs/rule_labels/1.00_0001/47.log"]
+    summary = cluster.failure_summary(text)
+    assert "1 job(s) failed" in summary and "SLURM status is: 'FAILED'" in summary
+    assert "cause: 2026-11-21 ERROR glassdyn: results/md/T1.00/c0001/replicas.h5: not a readable HDF5 file" in summary
+    assert cluster.failure_summary("Finished jobid: 1 (Rule: labels)\n") == ""

@@ -6,9 +6,13 @@ linear encoder, so it is NOT rotation invariant by construction (SCIENCE.md
 What is exact, and tested exactly here: permutation equivariance
 (relabelling particles), translation invariance and periodic-image
 invariance (the inputs are minimum-image relative vectors). That the
-augmentation draws proper rotations uniformly is tested in
-test_training.py; the approximate invariance a trained model acquires is
-tested at the end of this file against a model trained without it.
+augmentation draws proper rotations uniformly and rotates only the edge
+vectors is tested in test_training.py. The approximate invariance a trained
+model acquires is measured on real data by validation/botan_sample.py
+(correlation of predictions on rotated and unrotated inputs): on the tiny
+synthetic sets a unit test can afford, training with and without
+augmentation differed by less than the seed-to-seed spread (measured), so a
+unit test of it could not fail reliably and is not written.
 """
 from __future__ import annotations
 

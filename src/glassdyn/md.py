@@ -418,10 +418,11 @@ def header_commands(omp_threads: int = 1) -> list[str]:
 
 
 def _run_chunks(eng: Engine, start: int, stop: int, record: Sequence[int], ramp: tuple[int, int] | None,
-                thermo: list) -> None:
+                thermo: list, setup: bool = True) -> None:
     """Advance from ``start`` to ``stop`` as one trajectory, stopping at the ``record`` steps
-    to store (step, etotal, pe, ke, temp) in ``thermo``; the first run does the full setup."""
-    cur, first = start, True
+    to store (step, etotal, pe, ke, temp) in ``thermo``; the first run does the full setup
+    (neighbour lists, forces) if ``setup``, later ones continue with ``pre no``."""
+    cur, first = start, setup
     for s in [r for r in record if start < r <= stop] + ([stop] if stop not in record else []):
         kw = {"start": ramp[0], "stop": ramp[1]} if ramp else {}
         eng.run(s - cur, pre=first, **kw)
@@ -751,18 +752,21 @@ def _run_one_replica(cfg: dict, T: float, c: int, r: int, frame: dict, eng: Engi
     v0 = maxwell_boltzmann_velocities(eng.n, float(T), mass, seed)
     if state is not None and rank == 0:
         log.info("replica %d: resuming from %s at step %d", r, state.restart, state.step)
-    if state is None:
+    fresh = state is None
+    if fresh:  # the initial state is a function of the inputs: no checkpoint needed before the first segment
         eng.create(frame["positions"], frame["types"], v0)
         eng.command("fix integrate all nve")
         eng.run(0, pre=True)
-        state = ck.save(eng, rank, CheckpointState(0, f"replica {r}", Path(), [(0, *eng.thermo())]))
+        state = CheckpointState(0, f"replica {r}", Path(), [(0, *eng.thermo())])
     for end in segment_ends(0, last, seg, samples):
         if end <= state.step:
             continue
         t0, begin = time.perf_counter(), state.step
-        ck.verify_restart_step(state, eng.load(state.restart))
-        eng.command("fix integrate all nve")
-        _run_chunks(eng, begin, end, record, None, state.thermo)
+        if not fresh:
+            ck.verify_restart_step(state, eng.load(state.restart))
+            eng.command("fix integrate all nve")
+        _run_chunks(eng, begin, end, record, None, state.thermo, setup=not fresh)
+        fresh = False
         if end in samples:
             state.frames.append(eng.unwrapped_positions())
         state = ck.save(eng, rank, CheckpointState(end, f"replica {r}", state.restart, state.thermo, state.frames))

@@ -455,13 +455,18 @@ def format_plan(families: list[Family], fig: dict, cfg: dict, problems=(), warni
         res = {"core": "core-h", "gpu": "GPU-h"}[f.resource]
         prof = ", ".join(f"{k}={v}" for k, v in f.profile.items()) if f.profile else ""
         note = f.note + (f" [profile: {prof}]" if prof else "")
+        if f.hours is None:
+            lines.append(f"| {f.name} | {f.jobs:,} | ? | ? | ? | ? | ? | ? | ? | {note} |")
+            continue
         lines.append(f"| {f.name} | {f.jobs:,} | {res} | {_h(f.per_job_hours)} | {_h(f.max_job_hours)} | {_h(f.hours)} | "
                      f"{f.memory_gb:.2f} | {f.gpu_memory_gb:.1f} | {f.storage_gb:,.2f} | {note} |")
     core = sum(f.hours or 0 for f in families if f.resource == "core")
     gpu = sum(f.hours or 0 for f in families if f.resource == "gpu")
     store = sum(f.storage_gb for f in families)
     jobs = sum(f.jobs for f in families)
-    lines.append(f"| **total** | {jobs:,} | | | | **{_h(core)} core-h, {_h(gpu)} GPU-h** | | | **{store:,.1f}** | |")
+    priced = "" if all(f.hours is not None for f in families) else " (priced families)"
+    lines.append(f"| **total** | {jobs:,} | | | | **{_h(core)} core-h, {_h(gpu)} GPU-h**{priced} | | | "
+                 f"**{store:,.1f}** | |")
     temps = gcfg.temperature_keys(cfg)
     lines += ["", "Core-/GPU-hours by temperature:", "",
               "| family | " + " | ".join(f"T = {T}" for T in temps) + " |", "|---|" + "---:|" * len(temps)]
@@ -496,7 +501,8 @@ def plan_cli(args, cfg: dict) -> None:
 
     fams, fig = campaign_plan(cfg, args.benchmark)
     problems: list[str] = []
-    if args.check_dag:
+    unpriced_models = [m for m in cfg["models"]["enabled"] if m not in ("ntgnn", "botan")]
+    if args.check_dag or unpriced_models:  # their job families are counted from the DAG itself
         problems = compare_with_dag(fams, dag_job_counts(cfg=cfg))
     warnings = attach_profile(fams, profile_resources(args.profile)) if args.profile else []
     print(format_plan(fams, fig, cfg, problems, warnings))

@@ -100,21 +100,27 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
-def retain_freed_memory() -> None:
+def retain_freed_memory(retain: bool = True) -> None:
     """Keep freed heap memory in the process instead of returning it to the OS (glibc).
 
     The network's (E, d) activations are ~40 MB each at N = 4096, above
     glibc's mmap threshold, so every allocation would otherwise be a fresh
     mmap whose pages fault in one by one (measured: elementwise ops on them
     ~10× slower). Same effect as running with jemalloc/tcmalloc.
+    ``retain=False`` restores glibc's defaults and returns free memory.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return
     m_trim_threshold, m_mmap_max = -1, -4
-    libc.mallopt(m_mmap_max, 0)
-    libc.mallopt(m_trim_threshold, 1 << 30)
+    if retain:
+        libc.mallopt(m_mmap_max, 0)
+        libc.mallopt(m_trim_threshold, 1 << 30)
+    else:
+        libc.mallopt(m_mmap_max, 65536)
+        libc.mallopt(m_trim_threshold, 128 * 1024)
+        libc.malloc_trim(0)
 
 
 # ----------------------------------------------------------------------------- data
@@ -247,8 +253,8 @@ class Batch:
     edge_weight: torch.Tensor | float
 
 
-def make_batch(graphs: list[CellGraph], rotations: list[np.ndarray | None]) -> Batch:
-    """Disjoint union of ``graphs`` (node indices offset), each graph's edge vectors rotated.
+def make_batch(graphs: list[CellGraph], rotations: list[np.ndarray | torch.Tensor | None]) -> Batch:
+    """Disjoint union of ``graphs`` (node indices offset), each graph's edge vectors rotated (r → R r).
 
     The per-element weights 1/(G·N_g) and 1/(G·E_g) make the weighted sums
     of squared errors the mean over graphs of each graph's MSE.
@@ -258,7 +264,8 @@ def make_batch(graphs: list[CellGraph], rotations: list[np.ndarray | None]) -> B
     def rotated(g, R):
         if R is None:
             return g.edge_vectors
-        return g.edge_vectors @ torch.as_tensor(R.T, dtype=g.edge_vectors.dtype, device=g.edge_vectors.device)
+        R = torch.as_tensor(R, dtype=g.edge_vectors.dtype, device=g.edge_vectors.device)
+        return g.edge_vectors @ R.T
 
     vecs = [rotated(g, R) for g, R in zip(graphs, rotations)]
     if G == 1:
@@ -557,7 +564,6 @@ def _launch_local(world: int, args: tuple) -> Path | None:
 
 def _train(cfg, model, T, time_index, label_paths, output_dir, pretrained, pretrain, time_budget_s=None,
            env=None) -> Path | None:
-    retain_freed_memory()
     st = cell_settings(cfg, model, pretrain)
     p, epochs, G, lr = st["p"], st["epochs"], st["graphs_per_step"], st["lr"]
     T_key = gcfg.temperature_key(float(T))
@@ -570,11 +576,14 @@ def _train(cfg, model, T, time_index, label_paths, output_dir, pretrained, pretr
     threads = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(_threads_per_rank(int(env["WORLD_SIZE"]) if env else 1))
+        retain_freed_memory()
     try:
         return _train_loop(cfg, model, T_key, int(time_index), label_paths, out_dir, pretrained, st, seed, device, d,
                            stage, time_budget_s)
     finally:
         torch.set_num_threads(threads)
+        if device.type == "cpu":
+            retain_freed_memory(False)
         if d.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
 
@@ -682,6 +691,11 @@ def _train_loop(cfg, model, T_key, k, label_paths, out_dir, pretrained, st, seed
         for epoch in range(start_epoch, epochs):
             t_epoch = time.perf_counter()
             order = epoch_order(n_fit, seed, epoch)
+            # This rank's rotations of the epoch, moved to the device at once (no host transfer inside a step).
+            my_slots = sum(slots_per_epoch, [])
+            rot_table = torch.as_tensor(np.stack([rotation_for(seed, epoch, q) for q in my_slots]),
+                                        dtype=torch.float32, device=device) if rotate else None
+            rot_row = {q: i for i, q in enumerate(my_slots)}
             run_loss = torch.zeros((), dtype=torch.float64, device=device)
             first = start_step if epoch == start_epoch else 0
             net.train()
@@ -697,7 +711,7 @@ def _train_loop(cfg, model, T_key, k, label_paths, out_dir, pretrained, st, seed
                     raise TrainingInterrupted(128 + int(signum))
                 slots = slots_per_epoch[s]
                 graphs = [fit[order[q % n_fit]] for q in slots]
-                rots = [rotation_for(seed, epoch, q) if rotate else None for q in slots]
+                rots = [rot_table[rot_row[q]] if rotate else None for q in slots]
                 t0 = time.perf_counter()
                 opt.zero_grad(set_to_none=True)
                 loss = batch_loss(ddp, make_batch(graphs, rots), p)

@@ -1,5 +1,6 @@
 # Shared helpers of the rules: config validation, paths, input functions.
 import json
+import os
 import sys
 
 from glassdyn import cluster as gcluster
@@ -57,6 +58,13 @@ def train_resources():
 
 MD_RETRIES = gcluster.md_retries(config)
 TRAIN_THREADS = config["training"]["ranks"] * config["cluster"]["train_cpus_per_rank"]
+
+
+onerror:
+    # End a failed run with what failed for good, its cause and its logs (rule log, SLURM log).
+    for _path in [log] if isinstance(log, str) else (log or []):
+        if os.path.exists(_path):
+            print(gcluster.failure_summary(open(_path).read()), file=sys.stderr)
 
 
 wildcard_constraints:
