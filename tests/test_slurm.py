@@ -277,7 +277,7 @@ def rerun(campaign):
                     subprocess.run(["scancel", job["jobid"]], check=True)
                     cancelled.update(job, step=max(steps))
                     return
-                time.sleep(0.1)
+                time.sleep(0.02)
 
         threading.Thread(target=watch, daemon=True).start()
 
