@@ -110,7 +110,7 @@ def main(argv=None) -> int:
         torch.manual_seed(gcfg.derive_seed("tglassmlp", "botan_sample", m, "init"))
         model = tg.build_model(st.mean.size, tc["network"])
         t0 = time.perf_counter()
-        hist = tg.fit(model, train, val, tc["schedule"], tc["loss"]["weights"],
+        hist = tg.fit(model, train, val, tc["schedule"], tg.loss_weights(tc),
                       gcfg.derive_seed("tglassmlp", "botan_sample", m, "shuffle"))
         model.eval()
         p, c_in = tg.predict(model, [cache.x(s) for s, _ in test_items], T, c, tc["self_consistency"])

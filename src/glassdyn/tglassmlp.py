@@ -289,6 +289,11 @@ def md_batches(cache: StructureCache, structures: dict, bond_breaking: dict, sta
 
 
 # =========================================================================== training
+def loss_weights(tc: dict) -> dict:
+    """The phase-2 loss weights with the variance floor (``tglassmlp.loss``)."""
+    return {**tc["loss"]["weights"], "variance_floor": float(tc["loss"]["variance_floor"])}
+
+
 def build_model(n_descriptors: int, network: dict) -> net.TGlassMLP:
     return net.TGlassMLP(n_descriptors, mlp1=tuple(network["mlp1"]), mlp2=tuple(network["mlp2"]),
                          mlp2_out=int(network["mlp2_out"]), bottleneck=int(network["bottleneck"]),
@@ -299,7 +304,7 @@ def batch_loss(model: net.TGlassMLP, b: Batch, phase: str, weights: dict) -> tor
     pred = model(b.x, b.state)
     if phase == "mse":
         return net.mse_loss(pred, b.y)
-    return net.glassmlp_loss(pred, b.y, b.pairs, weights)
+    return net.glassmlp_loss(pred, b.y, b.pairs, weights, weights.get("variance_floor", 0.0))
 
 
 def score(model: net.TGlassMLP, batches: list[Batch], phase: str, weights: dict) -> tuple[float, float]:
@@ -311,7 +316,7 @@ def score(model: net.TGlassMLP, batches: list[Batch], phase: str, weights: dict)
         for b in batches:
             pred = model(b.x, b.state)
             losses.append(float(net.mse_loss(pred, b.y) if phase == "mse"
-                                else net.glassmlp_loss(pred, b.y, b.pairs, weights)))
+                                else net.glassmlp_loss(pred, b.y, b.pairs, weights, weights.get("variance_floor", 0.0))))
             rs.append(pearson(pred.numpy(), b.y.numpy()))
     return float(np.mean(losses)), float(np.nanmean(rs)) if np.any(np.isfinite(rs)) else float("nan")
 
@@ -320,11 +325,15 @@ def fit(model: net.TGlassMLP, train: list[Batch], validation: list[Batch], sched
         seed: int) -> list[dict]:
     """Two-phase training (phase 1 MSE, phase 2 GlassMLP loss) over ``schedule`` [(epochs, lr)...].
 
-    Each phase starts a fresh Adam; batches are shuffled every epoch with a
-    seeded generator. Returns one history row per epoch.
+    The output bias starts at the mean training label; each phase starts a
+    fresh Adam; batches are shuffled every epoch with a seeded generator.
+    Returns one history row per epoch.
     """
     if not train:
         raise ValueError("no training batches")
+    # start from the mean label: the first epochs then learn the structure, not the offset
+    with torch.no_grad():
+        model.head[-1].bias.fill_(float(torch.cat([b.y for b in train]).mean()))
     gen = torch.Generator().manual_seed(int(seed))
     history = []
     epoch = 0
@@ -451,7 +460,7 @@ def train_member(cfg: dict, variant: str, member: int, descriptor_files: list[st
     log.info("tglassmlp %s member %d: %d parameters, %d MD + %d distilled training batches, %d validation batches",
              variant, member, net.parameter_count(model), len(train) - n_distilled, n_distilled, len(validation))
     t0 = time.perf_counter()
-    history = fit(model, train, validation, tg["schedule"], tg["loss"]["weights"], seed)
+    history = fit(model, train, validation, tg["schedule"], loss_weights(tg), seed)
     seconds = time.perf_counter() - t0
     meta = member_meta(cfg, variant, member, structures, st, states, T_min, seed)
     out = Path(output_dir)

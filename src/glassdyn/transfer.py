@@ -100,7 +100,7 @@ def distill_rule(cfg: dict, variant: str, descriptor_files: list[str], label_fil
         for m in range(int(et["members"])):
             torch.manual_seed(gcfg.derive_seed("tglassmlp", variant, "equal_time", lvl["level"], m, "init"))
             model = tg.build_model(st.mean.size, cfgt["network"])
-            hist = tg.fit(model, train, validation, cfgt["schedule"], cfgt["loss"]["weights"],
+            hist = tg.fit(model, train, validation, cfgt["schedule"], tg.loss_weights(cfgt),
                           gcfg.derive_seed("tglassmlp", variant, "equal_time", lvl["level"], m, "shuffle"))
             model.eval()
             for T in low_T:

@@ -6,26 +6,33 @@ s = (1/T, 1/T², 1/T³, c, c², c³), c = ⟨C̄_B(t)⟩, to a predicted bond-br
 propensity X^i ≈ C_B^i(t):
 
     m = MLP1(s) ∈ R²                          (6 → 6 → 6 → 2, ELU, linear output)
-    A^k = S^k f1_k + m_1 f2_k + m_2 f3_k + f4_k,  w = softmax_k(A),  S_out^k = S^k w_k   (attention)
+    A^k = S^k f1_k + m_1 f2_k + m_2 f3_k + f4_k,  w = softmax_k(A),  S_out^k = M S^k w_k   (attention)
     b = W_b S_out + b_b ∈ R²                  (bottleneck, linear)
     h = [b, MLP2(s)]                          (MLP2: 6 → 7 → 7 → 4, ELU, linear output)
     X = Linear(ELU(Linear(ELU(Linear(h)))))   (two 10-unit ELU layers, linear output)
 
 About 1200 parameters for M = 132 (4 observables × 11 lengths × 3 groups).
+The factor M in S_out (the paper writes S^k w_k) only rescales the bottleneck
+weights: with it, uniform attention (w_k = 1/M, the initial state) passes the
+standardised descriptors on at unit scale, and the default initialisation and
+Adam step sizes of the bottleneck fit; without it, training stalls.
 
 Losses act on one batch = the A particles of one configuration at one state
 point: phase 1 the mean squared error; phase 2 the GlassMLP loss
 
-    L = w_MAE · mean|X − y| + w_var · |Var X − Var y| / Var y
+    L = w_MAE · mean|X − y| + w_var · |Var X − Var y| / V
         + w_corr · Σ_R |G_X(R) − G_y(R)|,
 
-    G_x(R) = Σ_{(i,j) ∈ P_R} δx_i δx_j / (|P_R| · Var y),   δx = x − mean(x),
+    G_x(R) = Σ_{(i,j) ∈ P_R} δx_i δx_j / (|P_R| · V),   δx = x − mean(x),
+    V = max(Var y, v_floor),
 
 where P_R is a set of A–A pairs (i ≠ j, periodic images included) with
 R_ij < R, R = 2, 4, 6 σ_AA: the spatial correlation of the fluctuations
 within distance R, in units of the true variance (so a prediction with the
 right variance but no spatial structure is penalised, and a perfect
-prediction gives zero).
+prediction gives zero). The floor v_floor (``loss.variance_floor``) keeps the
+relative terms finite for nearly uniform labels (C_B ≈ 1 for every particle
+at the shortest times).
 """
 from __future__ import annotations
 
@@ -67,10 +74,6 @@ class TGlassMLP(nn.Module):
         nn.init.normal_(self.attention[0], 0.0, 0.1)
         nn.init.normal_(self.attention[1:3], 0.0, 0.1)
         self.bottleneck = nn.Linear(self.n_descriptors, bottleneck)
-        # the attention starts nearly uniform (w_k ≈ 1/M): scale the bottleneck by M so that it
-        # initially sees inputs of order one instead of order 1/M (otherwise training stalls)
-        with torch.no_grad():
-            self.bottleneck.weight.mul_(float(self.n_descriptors))
         self.mlp2 = _mlp([state_dim, *mlp2, mlp2_out])
         self.head = _mlp([bottleneck + mlp2_out, *hidden, 1])
 
@@ -83,8 +86,8 @@ class TGlassMLP(nn.Module):
         return torch.softmax(a, dim=-1)
 
     def encode(self, S: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        """The bottleneck b (B, 2)."""
-        return self.bottleneck(S * self.attention_weights(S, state))
+        """The bottleneck b (B, 2) of the attended descriptors M S^k w_k."""
+        return self.bottleneck(S * (self.n_descriptors * self.attention_weights(S, state)))
 
     def forward(self, S: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         state = state.expand(S.shape[0], -1) if state.dim() == 1 else state
@@ -107,10 +110,15 @@ def mae_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.mean(torch.abs(pred - target))
 
 
-def variance_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """|Var X − Var y| / Var y (population variances over the batch)."""
+def _scale(target: torch.Tensor, floor: float) -> torch.Tensor:
+    """V = max(Var y, floor), and at least 1e-12."""
+    return torch.clamp(torch.var(target, unbiased=False), min=max(float(floor), 1e-12))
+
+
+def variance_loss(pred: torch.Tensor, target: torch.Tensor, floor: float = 0.0) -> torch.Tensor:
+    """|Var X − Var y| / max(Var y, floor) (population variances over the batch)."""
     vy = torch.var(target, unbiased=False)
-    return torch.abs(torch.var(pred, unbiased=False) - vy) / (vy + eps)
+    return torch.abs(torch.var(pred, unbiased=False) - vy) / _scale(target, floor)
 
 
 def spatial_correlation(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -122,9 +130,9 @@ def spatial_correlation(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, scale
 
 
 def correlation_loss(pred: torch.Tensor, target: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor]],
-                     eps: float = 1e-12) -> torch.Tensor:
+                     floor: float = 0.0) -> torch.Tensor:
     """Σ_R |G_X(R) − G_y(R)| over the pair sets of each radius R (indices into the batch)."""
-    vy = torch.var(target, unbiased=False) + eps
+    vy = _scale(target, floor)
     total = pred.sum() * 0.0
     for i, j in pairs:
         total = total + torch.abs(spatial_correlation(pred, i, j, vy) - spatial_correlation(target, i, j, vy))
@@ -132,8 +140,8 @@ def correlation_loss(pred: torch.Tensor, target: torch.Tensor, pairs: list[tuple
 
 
 def glassmlp_loss(pred: torch.Tensor, target: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor]],
-                  weights: dict) -> torch.Tensor:
+                  weights: dict, floor: float = 0.0) -> torch.Tensor:
     """Phase-2 loss: w_mae MAE + w_variance variance term + w_correlation correlation term."""
     return (weights["mae"] * mae_loss(pred, target)
-            + weights["variance"] * variance_loss(pred, target)
-            + weights["correlation"] * correlation_loss(pred, target, pairs))
+            + weights["variance"] * variance_loss(pred, target, floor)
+            + weights["correlation"] * correlation_loss(pred, target, pairs, floor))
