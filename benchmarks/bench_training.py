@@ -110,7 +110,8 @@ def measure(case: str, n: int, args) -> dict:
     from glassdyn.graphs import build_graph, node_inputs
     from glassdyn.models.interaction_network import InteractionNetwork
 
-    training.retain_freed_memory()
+    if case.startswith("step"):
+        training.retain_freed_memory()   # as train_cell does; inference (predict) keeps glibc's defaults
     if args.threads:
         torch.set_num_threads(args.threads)
     device = training.resolve_device(args.device)

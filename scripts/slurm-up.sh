@@ -95,7 +95,9 @@ SlurmctldHost=localhost
 SlurmUser=slurm
 AuthType=auth/munge
 MpiDefault=pmix
-ProctrackType=proctrack/linuxproc
+# pgid, not linuxproc: a cancelled job's process that ignores SIGTERM and outlives its
+# batch shell (reparented to init) keeps the job's process group and is still killed.
+ProctrackType=proctrack/pgid
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/linux
 SelectType=select/cons_tres

@@ -277,10 +277,17 @@ def test_training_writes_outputs_and_resumes_bit_identically(ogn_cfg, data, tmp_
     with pytest.raises(_Crash):
         simulator.train_ogn(ogn_cfg, "fast_ogn", "liquid", data["train"], tmp_path / "b")
     assert (tmp_path / "b" / "checkpoint.pt").exists() and not (tmp_path / "b" / "model.pt").exists()
-    monkeypatch.setattr(torch.optim.Adam, "step", real_step)
+    resumed = {"n": 0}
+
+    def counting_step(self, *a, **kw):
+        resumed["n"] += 1
+        return real_step(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", counting_step)
     simulator.train_ogn(ogn_cfg, "fast_ogn", "liquid", data["train"], tmp_path / "b")
-    a = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["state_dict"]
-    b = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["state_dict"]
+    assert resumed["n"] == 4  # steps 5..8 only: it continued from the step-4 checkpoint
+    a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)["state_dict"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 

@@ -100,7 +100,7 @@ def save_model(path: str | Path, model: ognmod.OGN, meta: dict) -> Path:
 def load_ogn(path: str | Path, device="cpu") -> tuple[ognmod.OGN, dict]:
     """The trained OGN of ``model.pt`` and its metadata (variant, source, timestep, graph_cutoff, ...)."""
     try:
-        blob = torch.load(path, map_location=device, weights_only=False)
+        blob = torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError as exc:
         raise storage.StorageError(path, "file does not exist; rerun ogn_train") from exc
     except Exception as exc:  # a truncated or foreign file
@@ -185,7 +185,7 @@ def train_ogn(cfg: dict, variant: str, source: str, train_path: str | Path, outp
     step, rows, best, best_state, elapsed0 = 0, [], math.inf, None, 0.0
     if ckpt_path.exists():
         try:
-            ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+            ck = torch.load(ckpt_path, map_location=device, weights_only=True)
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])
