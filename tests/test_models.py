@@ -81,6 +81,22 @@ def test_fast_path_equals_naive_reference_forward_and_gradients(net):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
 
 
+def test_inference_path_equals_training_path(net):
+    """Without autograd the network runs chunked and in place; the numbers must not change."""
+    types, box, x, ei, ev = small_graph(seed=8)
+    xt, eit, evt = tensors(types, ei, ev)
+    net.inference_chunk = 97                         # several chunks, the last one partial
+    assert ei.shape[1] > 3 * 97
+    ref = net(xt, eit, evt)
+    with torch.no_grad():
+        out = net(xt, eit, evt)
+    for a, b in zip(out, ref):
+        torch.testing.assert_close(a, b.detach(), rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        _, e_only = net(xt, eit, evt, decode="edges")
+    torch.testing.assert_close(e_only, ref[1].detach(), rtol=1e-5, atol=1e-6)
+
+
 def test_gather_pair_matches_index_select_and_its_gradient():
     torch.manual_seed(0)
     ab = torch.randn(7, 6, dtype=torch.float64, requires_grad=True)

@@ -96,11 +96,13 @@ def ornstein_zernike(q, chi, xi):
     return chi / (1.0 + (q * xi) ** 2)
 
 
-def fit_ornstein_zernike(q: np.ndarray, s4: np.ndarray, q_fit_max: float) -> tuple[float, float]:
+def fit_ornstein_zernike(q: np.ndarray, s4: np.ndarray, q_fit_max: float,
+                         xi_max: float = XI_MAX) -> tuple[float, float]:
     """(χ̃4, ξ4) of the Ornstein–Zernike form fitted to the points with q ≤ ``q_fit_max``.
 
-    NaN when fewer than two points are available, the fit fails, or ξ4 runs
-    to its bound (no Lorentzian decay within the fitted range); ξ4 ≥ 0.
+    NaN when fewer than two points are available, the fit fails, or ξ4
+    reaches ``xi_max`` (pass the box length: a longer ξ4 is not resolved by
+    the system's wave vectors); ξ4 ≥ 0.
     """
     q = np.asarray(q, dtype=np.float64)
     s4 = np.asarray(s4, dtype=np.float64)
@@ -108,11 +110,12 @@ def fit_ornstein_zernike(q: np.ndarray, s4: np.ndarray, q_fit_max: float) -> tup
     if sel.sum() < 2 or not np.any(s4[sel] > 0):
         return float("nan"), float("nan")
     try:
-        p, _ = curve_fit(ornstein_zernike, q[sel], s4[sel], p0=(float(s4[sel].max()), 1.0),
-                         bounds=([0.0, 0.0], [np.inf, XI_MAX]), maxfev=10000)
+        p, _ = curve_fit(ornstein_zernike, q[sel], s4[sel],
+                         p0=(float(s4[sel].max()), min(1.0, 0.5 * float(xi_max))),
+                         bounds=([0.0, 0.0], [np.inf, float(xi_max)]), maxfev=10000)
     except (RuntimeError, ValueError):
         return float("nan"), float("nan")
-    if p[1] >= XI_MAX * (1 - 1e-6):
+    if p[1] >= float(xi_max) * (1 - 1e-6):
         return float("nan"), float("nan")
     return float(p[0]), float(p[1])
 

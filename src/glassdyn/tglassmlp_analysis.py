@@ -192,8 +192,9 @@ def analysis_rule(cfg: dict, prediction_files: list[str], model_files: list[str]
             q_md, s_md = s4_of(structs, list(truth), float(truth.mean()), q_max, q_bin)
             q_pr, s_pr = s4_of(structs, list(ens), float(ens.mean()), q_max, q_bin)
             row = {"T": float(T), "time_index": k, "time": cell["time"], "c": c}
-            row["chi4_oz_md"], row["xi4_md"] = het.fit_ornstein_zernike(q_md, s_md, fit_max)
-            row["chi4_oz_pred"], row["xi4_pred"] = het.fit_ornstein_zernike(q_pr, s_pr, fit_max)
+            box_len = float(structs[0].box.min())
+            row["chi4_oz_md"], row["xi4_md"] = het.fit_ornstein_zernike(q_md, s_md, fit_max, box_len)
+            row["chi4_oz_pred"], row["xi4_pred"] = het.fit_ornstein_zernike(q_pr, s_pr, fit_max, box_len)
             for source, q, s in (("md", q_md, s_md), ("pred", q_pr, s_pr)):
                 s4_rows += [{"T": float(T), "time_index": k, "c": c, "source": source, "q": a, "s4": b}
                             for a, b in zip(q, s)]
@@ -201,7 +202,8 @@ def analysis_rule(cfg: dict, prediction_files: list[str], model_files: list[str]
                 big = large[T]
                 lp, _ = tg.ensemble_predict(members, [big], float(T), c, sc)
                 q_l, s_l = s4_of([big], [lp.mean(axis=0)[0]], float(lp.mean()), q_max, q_bin)
-                row["chi4_oz_large"], row["xi4_large"] = het.fit_ornstein_zernike(q_l, s_l, fit_max)
+                row["chi4_oz_large"], row["xi4_large"] = het.fit_ornstein_zernike(q_l, s_l, fit_max,
+                                                                                  float(big.box.min()))
                 row["n_large"] = int(big.a_mask.sum())
                 s4_rows += [{"T": float(T), "time_index": k, "c": c, "source": "pred_large", "q": a, "s4": b}
                             for a, b in zip(q_l, s_l)]
