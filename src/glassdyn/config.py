@@ -162,8 +162,8 @@ def _ogn_checks(cfg: dict) -> None:
     """Cross-field rules of the ``ogn`` section (learned simulator; SCIENCE.md §6)."""
     if "ogn" in cfg["models"]["enabled"] and "ogn" not in cfg:
         raise ConfigError("ogn", "'ogn' is in models.enabled but the ogn section is missing")
-    if "ogn" not in cfg:
-        return
+    if "ogn" not in cfg or "ogn" not in cfg["models"]["enabled"]:
+        return  # the section of a disabled model is not used, so not held to its cross-field rules
     o = cfg["ogn"]
     for i, s in enumerate(o["sources"]):
         if s != "campaign" and s not in o["states"]:

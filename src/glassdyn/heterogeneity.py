@@ -100,9 +100,9 @@ def fit_ornstein_zernike(q: np.ndarray, s4: np.ndarray, q_fit_max: float,
                          xi_max: float = XI_MAX) -> tuple[float, float]:
     """(χ̃4, ξ4) of the Ornstein–Zernike form fitted to the points with q ≤ ``q_fit_max``.
 
-    NaN when fewer than two points are available, the fit fails, or ξ4
-    reaches ``xi_max`` (pass the box length: a longer ξ4 is not resolved by
-    the system's wave vectors); ξ4 ≥ 0.
+    NaN when fewer than two points are available, the fit fails, or ξ4 runs
+    into ``xi_max`` (within 1 %; pass the box length: a longer ξ4 is not
+    resolved by the system's wave vectors); ξ4 ≥ 0.
     """
     q = np.asarray(q, dtype=np.float64)
     s4 = np.asarray(s4, dtype=np.float64)
@@ -115,7 +115,7 @@ def fit_ornstein_zernike(q: np.ndarray, s4: np.ndarray, q_fit_max: float,
                          bounds=([0.0, 0.0], [np.inf, float(xi_max)]), maxfev=10000)
     except (RuntimeError, ValueError):
         return float("nan"), float("nan")
-    if p[1] >= float(xi_max) * (1 - 1e-6):
+    if p[1] >= 0.99 * float(xi_max):
         return float("nan"), float("nan")
     return float(p[0]), float(p[1])
 

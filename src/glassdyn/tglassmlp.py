@@ -300,11 +300,15 @@ def build_model(n_descriptors: int, network: dict) -> net.TGlassMLP:
                          hidden=tuple(network["hidden"]))
 
 
-def batch_loss(model: net.TGlassMLP, b: Batch, phase: str, weights: dict) -> torch.Tensor:
-    pred = model(b.x, b.state)
+def loss_of(pred: torch.Tensor, b: Batch, phase: str, weights: dict) -> torch.Tensor:
+    """Phase 'mse': the MSE; phase 'glassmlp': the GlassMLP loss with the batch's pairs."""
     if phase == "mse":
         return net.mse_loss(pred, b.y)
     return net.glassmlp_loss(pred, b.y, b.pairs, weights, weights.get("variance_floor", 0.0))
+
+
+def batch_loss(model: net.TGlassMLP, b: Batch, phase: str, weights: dict) -> torch.Tensor:
+    return loss_of(model(b.x, b.state), b, phase, weights)
 
 
 def score(model: net.TGlassMLP, batches: list[Batch], phase: str, weights: dict) -> tuple[float, float]:
@@ -315,8 +319,7 @@ def score(model: net.TGlassMLP, batches: list[Batch], phase: str, weights: dict)
     with torch.no_grad():
         for b in batches:
             pred = model(b.x, b.state)
-            losses.append(float(net.mse_loss(pred, b.y) if phase == "mse"
-                                else net.glassmlp_loss(pred, b.y, b.pairs, weights, weights.get("variance_floor", 0.0))))
+            losses.append(float(loss_of(pred, b, phase, weights)))
             rs.append(pearson(pred.numpy(), b.y.numpy()))
     return float(np.mean(losses)), float(np.nanmean(rs)) if np.any(np.isfinite(rs)) else float("nan")
 
@@ -362,7 +365,8 @@ def fit(model: net.TGlassMLP, train: list[Batch], validation: list[Batch], sched
     return history
 
 
-def predict(model: net.TGlassMLP, xs: list[torch.Tensor], T: float, c: float, sc: dict) -> tuple[list[np.ndarray], float]:
+def predict(model: net.TGlassMLP, xs: list[torch.Tensor], T: float, c: float,
+            sc: dict) -> tuple[list[np.ndarray], float]:
     """Predictions (one (N_A,) array per input) at (T, c) with the self-consistent input c_in.
 
     Iterates c_in ← c_in − damping (X̄ − c) at most ``sc['iterations']`` times

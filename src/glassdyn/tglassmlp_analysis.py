@@ -73,7 +73,8 @@ def decorrelate(cfg: dict, positions: np.ndarray, types: np.ndarray, box: np.nda
         for c in md.potential_commands(cfg):
             lmp.command(c)
         lmp.command(f"velocity all create {float(T)!r} {int(seed)} dist gaussian mom yes rot no")
-        lmp.command(f"fix gd_nvt all nvt temp {float(T)!r} {float(T)!r} {float(cfg['protocol']['thermostat_damping'])!r}")
+        damp = float(cfg["protocol"]["thermostat_damping"])
+        lmp.command(f"fix gd_nvt all nvt temp {float(T)!r} {float(T)!r} {damp!r}")
         if steps > 0:
             lmp.command(f"run {steps}")
         ids = np.array(lmp.numpy.extract_atom("id"), dtype=np.int64)[:n]
@@ -148,7 +149,8 @@ def read_predictions(paths: list[str]) -> dict[str, list[dict]]:
         data, attrs = storage.read_h5(p, ["prediction", "bond_breaking", "c_input", "configurations"])
         T = gcfg.temperature_key(float(attrs["T"]))
         out.setdefault(T, []).append({
-            "prediction": data["prediction"].astype(np.float64), "bond_breaking": data["bond_breaking"].astype(np.float64),
+            "prediction": data["prediction"].astype(np.float64),
+            "bond_breaking": data["bond_breaking"].astype(np.float64),
             "c_input": data["c_input"], "configurations": data["configurations"],
             "time_index": int(attrs["time_index"]), "time": float(attrs["time"]), "c": float(attrs["c"])})
     for cells in out.values():

@@ -38,7 +38,6 @@ rank 0 writes files.
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import dataclasses
 import hashlib

@@ -112,9 +112,11 @@ def gnn_cells(T):
     return [(m, T, k) for m in GNN_MODELS for k in gcfg.time_indices(config, T)]
 
 
-def evaluations_of(T):
+def evaluations_of(T, alone=False):
+    """Eval CSVs at T. tGlassMLP (workflow/rules/tglassmlp.smk) learns from every temperature at
+    once, so ``alone=True`` (one temperature run by itself) leaves it out."""
     out = [f"{R}/eval/{m}/T{T}/t{k}.csv" for m, _, k in gnn_cells(T)]
-    if "tglassmlp" in config["models"]["enabled"]:  # workflow/rules/tglassmlp.smk
+    if "tglassmlp" in config["models"]["enabled"] and not alone:
         out += [f"{R}/eval/tglassmlp/T{T}/t{k}.csv" for k in gcfg.time_indices(config, T)]
     return out
 
@@ -128,8 +130,15 @@ def temperature_targets(T):
     return evaluations_of(T) + dynamics_of(T)
 
 
+def md_targets():
+    """Every configuration's MD files: a deleted one is remade on the next run (alone, with its dependants)."""
+    if SOURCE != "md":
+        return []
+    return [f for T in TEMPS for f in replicas_of(T)]
+
+
 def campaign_targets():
-    out = [f"{R}/report/cells.csv"]
+    out = [f"{R}/report/cells.csv"] + md_targets()
     if "ogn" in config["models"]["enabled"]:
         out += ogn_targets()  # workflow/rules/ogn.smk
     if "tglassmlp" in config["models"]["enabled"]:

@@ -4,7 +4,7 @@
 rule temperature:
     """Everything at one temperature: `snakemake results/summary/T0.64.csv` runs or reruns it alone."""
     input:
-        evaluations=lambda w: evaluations_of(w.T),
+        evaluations=lambda w: evaluations_of(w.T, alone=True),
         dynamics=lambda w: dynamics_of(w.T),
     output:
         f"{R}/summary/T{{T}}.csv",

@@ -36,10 +36,6 @@ def tg_descriptors(T, indices):
     return [f"{R}/tglassmlp/descriptors/T{T}/c{conf(c)}.h5" for c in indices]
 
 
-def tg_inherent(T, indices):
-    return [f"{R}/inherent/T{T}/c{conf(c)}.h5" for c in indices]
-
-
 def tg_T_min(variant):
     return float(_tg.variant_T_min(config, variant))
 
@@ -64,8 +60,9 @@ def tg_analysis_indices():
     return gcfg.test_indices(config)
 
 
-def tg_evaluations(T):
-    return [f"{R}/eval/tglassmlp/T{T}/t{k}.csv" for k in gcfg.time_indices(config, T)]
+def tg_evaluated_indices():
+    """Configurations predicted by the evaluation: the test ones, and those of the analyses."""
+    return sorted(set(tg_analysis_indices()) | set(gcfg.test_indices(config)))
 
 
 def tg_predictions():
@@ -77,9 +74,18 @@ def tg_large_source(wildcards):
     return t0_frame(type("W", (), {"T": wildcards.T, "c": conf(gcfg.test_indices(config)[0])}))
 
 
+TG_REPLICATE = int(TG.get("analysis", {}).get("s4", {}).get("replicate", 0))
+
+
+def tg_report(name, caption):
+    """An output under results/tglassmlp/ shown in the Snakemake report with its caption."""
+    return report(f"{R}/tglassmlp/{name}", caption=f"../report/tglassmlp_{caption}.rst", category="tGlassMLP")
+
+
 def tg_train_resources():
+    peak = _tg.training_memory_bytes(config, len(TEMPS))
     return dict(runtime=gcluster.training_runtime(config),
-                mem_mb=lambda w, attempt: gcluster.memory_mb(config, _tg.training_memory_bytes(config, len(TEMPS)), attempt))
+                mem_mb=lambda w, attempt: gcluster.memory_mb(config, peak, attempt))
 
 
 TG_ANALYSIS = ["chi4.csv", "chi4.png", "lengths.csv", "lengths.png", "s4.csv", "attention.csv", "attention.png",
@@ -195,8 +201,8 @@ rule tglassmlp_evaluate:
     """Ensemble Pearson over A particles per test configuration at one (T, time): the common eval CSV."""
     input:
         models=tg_members("main"),
-        descriptors=lambda w: tg_descriptors(w.T, sorted(set(tg_analysis_indices()) | set(gcfg.test_indices(config)))),
-        labels=lambda w: labels_of(w.T, sorted(set(tg_analysis_indices()) | set(gcfg.test_indices(config)))),
+        descriptors=lambda w: tg_descriptors(w.T, tg_evaluated_indices()),
+        labels=lambda w: labels_of(w.T, tg_evaluated_indices()),
         states=f"{R}/tglassmlp/states.csv",
     output:
         csv=f"{R}/eval/tglassmlp/T{{T}}/t{{k}}.csv",
@@ -220,8 +226,8 @@ rule tglassmlp_large_system:
     output:
         f"{R}/tglassmlp/large/T{{T}}.h5",
     params:
-        cfg=lambda w: tg_params(system=config["system"], protocol={"thermostat_damping": config["protocol"]["thermostat_damping"]},
-                                temperatures=[gcfg.temperature(config, w.T)],
+        cfg=lambda w: tg_params(system=config["system"], temperatures=[gcfg.temperature(config, w.T)],
+                                protocol={"thermostat_damping": config["protocol"]["thermostat_damping"]},
                                 tglassmlp={k: TG[k] for k in ("inherent", "descriptors", "analysis")}),
     log:
         f"{R}/logs/tglassmlp/large_T{{T}}.log",
@@ -236,17 +242,17 @@ rule tglassmlp_analysis:
         predictions=tg_predictions(),
         models=tg_members("main"),
         descriptors=[f for T in TEMPS for f in tg_descriptors(T, tg_analysis_indices())],
-        large=[f"{R}/tglassmlp/large/T{T}.h5" for T in TEMPS] if TG.get("analysis", {}).get("s4", {}).get("replicate", 0) > 0 else [],
+        large=[f"{R}/tglassmlp/large/T{T}.h5" for T in TEMPS] if TG_REPLICATE > 0 else [],
         states=f"{R}/tglassmlp/states.csv",
     output:
-        chi4_csv=report(f"{R}/tglassmlp/analysis/chi4.csv", caption="../report/tglassmlp_chi4.rst", category="tGlassMLP"),
-        chi4=report(f"{R}/tglassmlp/analysis/chi4.png", caption="../report/tglassmlp_chi4.rst", category="tGlassMLP"),
-        lengths_csv=report(f"{R}/tglassmlp/analysis/lengths.csv", caption="../report/tglassmlp_lengths.rst", category="tGlassMLP"),
-        lengths=report(f"{R}/tglassmlp/analysis/lengths.png", caption="../report/tglassmlp_lengths.rst", category="tGlassMLP"),
+        chi4_csv=tg_report("analysis/chi4.csv", "chi4"),
+        chi4=tg_report("analysis/chi4.png", "chi4"),
+        lengths_csv=tg_report("analysis/lengths.csv", "lengths"),
+        lengths=tg_report("analysis/lengths.png", "lengths"),
         s4=f"{R}/tglassmlp/analysis/s4.csv",
-        attention_csv=report(f"{R}/tglassmlp/analysis/attention.csv", caption="../report/tglassmlp_attention.rst", category="tGlassMLP"),
-        attention=report(f"{R}/tglassmlp/analysis/attention.png", caption="../report/tglassmlp_attention.rst", category="tGlassMLP"),
-        bottleneck=report(f"{R}/tglassmlp/analysis/bottleneck.png", caption="../report/tglassmlp_bottleneck.rst", category="tGlassMLP"),
+        attention_csv=tg_report("analysis/attention.csv", "attention"),
+        attention=tg_report("analysis/attention.png", "attention"),
+        bottleneck=tg_report("analysis/bottleneck.png", "bottleneck"),
     params:
         cfg=lambda w: tg_params(**tg_cfg("self_consistency", "analysis")),
         large=lambda w, input: f"--large {input.large}" if input.large else "",
@@ -268,8 +274,8 @@ rule tglassmlp_transfer:
         labels=lambda w: labels_of(TEMPS_SORTED[0], gcfg.test_indices(config)),
         states=f"{R}/tglassmlp/states.csv",
     output:
-        csv=report(f"{R}/tglassmlp/transfer.csv", caption="../report/tglassmlp_transfer.rst", category="tGlassMLP"),
-        png=report(f"{R}/tglassmlp/transfer.png", caption="../report/tglassmlp_transfer.rst", category="tGlassMLP"),
+        csv=tg_report("transfer.csv", "transfer"),
+        png=tg_report("transfer.png", "transfer"),
     params:
         cfg=lambda w: tg_params(**tg_cfg("self_consistency")),
     log:
