@@ -295,9 +295,11 @@ def test_two_step_training_evaluation_analysis_and_transfer_on_files(tmp_path, l
     for variant, labels_in, extra in (("main", train_l, None), ("transfer", high_l, str(distilled))):
         for m in range(2):
             tg.train_member(cfg, variant, m, train_d, labels_in, str(states_csv), tmp_path / f"{variant}/m{m}", extra)
-    metrics = storage.read_h5  # noqa: F841  (models are read back below)
     _, meta = tg.load_member(tmp_path / "transfer/m0/model.pt")
     assert meta["T_min"] == 1.0 and meta["variant"] == "transfer"
+    import json
+    m = json.loads((tmp_path / "transfer/m0/metrics.json").read_text())
+    assert m["distilled_batches"] == 3 * 2  # 3 levels x the 2 fit configurations at T = 0.5
     main = [str(tmp_path / f"main/m{m}/model.pt") for m in range(2)]
     preds = []
     for T in ("0.50", "1.00"):
@@ -323,3 +325,31 @@ def test_two_step_training_evaluation_analysis_and_transfer_on_files(tmp_path, l
                                  tmp_path / "transfer.png")
     tr = pd.read_csv(out)
     assert len(tr) == 3 and tr["T"].eq(0.5).all() and tr["pearson_transfer"].notna().all()
+
+
+def test_large_system_is_tiled_decorrelated_and_minimised(tmp_path, laptop_config):
+    from glassdyn import inherent
+
+    cfg = copy.deepcopy(laptop_config)
+    cfg["temperatures"] = [{"T": 1.0, "tau_alpha": 1.0, "times": [0.1]}]
+    cfg["tglassmlp"]["descriptors"]["cutoff"] = 3.0
+    cfg["tglassmlp"]["analysis"]["s4"].update(replicate=2, decorrelation_tau_alpha=0.05)
+    rng = np.random.default_rng(8)
+    n, L = 100, (100 / 1.2) ** (1 / 3)
+    t = (np.arange(n) >= 80).astype(np.int8)
+    start = inherent.minimize_structure(cfg, rng.random((n, 3)) * L, t, np.full(3, L), cfg["tglassmlp"]["inherent"],
+                                        prerelax=cfg["protocol"]["minimize"])
+    frame = storage.write_h5(tmp_path / "T1.00" / "c0000.h5", {"positions": start["positions"], "types": t,
+                                                               "box": np.full(3, L)}, {"T": 1.0, "c": 0})
+    out = tga.large_system_rule(cfg, "1.00", frame, tmp_path / "large.h5")
+    data, attrs = storage.read_h5(out)
+    assert data["positions"].shape == (800, 3) and np.allclose(data["box"], 2 * L)
+    assert data["descriptors"].shape == (800, 132) and attrs["decorrelation_time"] == pytest.approx(0.05)
+    tiled, _, _ = tga.tiled_configuration(start["positions"], t, np.full(3, L), 2)
+    d = data["positions"] - tiled
+    d -= 2 * L * np.round(d / (2 * L))
+    moved = np.linalg.norm(d, axis=1)
+    assert 0.01 < np.median(moved) < 1.0          # MD moved every copy, but only locally
+    # the copies are no longer identical: their inherent structures differ
+    copies = moved.reshape(8, n)
+    assert np.abs(copies[0] - copies[7]).max() > 1e-3

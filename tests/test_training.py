@@ -177,13 +177,13 @@ def _cli(cfg, labels, out, model="botan"):
 
 def _long(cfg):
     c = copy.deepcopy(cfg)
-    c["models"]["botan"]["epochs"] = 16
+    c["models"]["botan"]["epochs"] = 30
     return c
 
 
 @pytest.fixture(scope="module")
 def reference_run(data, tmp_path_factory):
-    """The uninterrupted 16-epoch run the interrupted ones must reproduce."""
+    """The uninterrupted 30-epoch run the interrupted ones must reproduce."""
     cfg, train, _ = data
     out = tmp_path_factory.mktemp("ref")
     old = os.environ.get("OMP_NUM_THREADS")
@@ -226,12 +226,12 @@ def test_sigkill_mid_training_then_rerun_resumes(data, tmp_path, reference_run):
     proc.wait()
     assert not (out / "model.pt").exists()
     done = torch.load(out / "checkpoint.pt", weights_only=False)["epoch"]
-    assert 1 <= done < 16
+    assert 1 <= done < 30
     res = subprocess.run(_cli(_long(cfg), train, out), env=_env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert f"resuming train from epoch {done} step 0" in res.stderr
     loss = pd.read_csv(out / "loss.csv")
-    assert loss["epoch"].tolist() == list(range(16))
+    assert loss["epoch"].tolist() == list(range(30))
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference_run.iterdir())
     _same_weights(out / "model.pt", reference_run / "model.pt")
     pd.testing.assert_frame_equal(loss, pd.read_csv(reference_run / "loss.csv"))
@@ -248,7 +248,7 @@ def test_sigterm_writes_checkpoint_exits_nonzero_and_resumes_exactly(data, tmp_p
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "stopped by signal" in err
     ck = torch.load(out / "checkpoint.pt", weights_only=False)
-    assert not (out / "model.pt").exists() and ck["epoch"] < 16
+    assert not (out / "model.pt").exists() and ck["epoch"] < 30
     res = subprocess.run(_cli(_long(cfg), train, out), env=_env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert f"from epoch {ck['epoch']} step {ck['step']}" in res.stderr

@@ -420,6 +420,9 @@ def variant_T_min(cfg: dict, variant: str) -> str:
             raise ValueError("the transfer test needs at least two temperatures")
         return gcfg.temperature_key(temps[1])
     t_min = cfg["tglassmlp"]["T_min"]
+    if t_min is not None and not any(T >= float(t_min) - 1e-9 for T in temps):
+        raise gcfg.ConfigError("tglassmlp.T_min", f"{t_min} is above every campaign temperature {temps}: "
+                                                  "no MD labels would train the final networks")
     return gcfg.temperature_key(temps[0] if t_min is None else float(t_min))
 
 
