@@ -109,7 +109,7 @@ def _lmp(deck: str, cwd: Path) -> dict:
     """Wall and CPU seconds of one ``lmp -in deck`` process."""
     exe = Path(sys.prefix) / "bin" / "lmp"
     env = dict(os.environ, LD_LIBRARY_PATH=f"{Path(sys.prefix) / 'lib'}:{os.environ.get('LD_LIBRARY_PATH', '')}",
-               OMP_NUM_THREADS="1")
+               OMP_NUM_THREADS="1", OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
     r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     res = subprocess.run([str(exe), "-in", deck, "-log", "log.lammps", "-screen", "none", "-nocite"],
                          cwd=cwd, capture_output=True, text=True, env=env)

