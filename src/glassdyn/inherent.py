@@ -50,15 +50,7 @@ def minimize_structure(cfg: dict, positions: np.ndarray, types: np.ndarray, box:
     n = len(x)
     lmp = runtime.lammps()
     try:
-        for c in md.header_commands(1):
-            lmp.command(c)
-        lmp.command("region box block 0 {!r} 0 {!r} 0 {!r}".format(*(float(b) for b in box)))
-        lmp.command("create_box 2 box")
-        lmp.create_atoms(n, list(range(1, n + 1)), (types + 1).tolist(), x.ravel().tolist())
-        if int(lmp.get_natoms()) != n:
-            raise RuntimeError(f"LAMMPS created {int(lmp.get_natoms())} of {n} atoms")
-        for c in md.potential_commands(cfg):
-            lmp.command(c)
+        md.create_system(lmp, cfg, x, types, box)
         lmp.command("thermo_style custom step pe fnorm fmax")
         if prerelax:
             lmp.command("min_style cg")

@@ -344,18 +344,8 @@ class Engine:
 
     def create(self, x: np.ndarray, types: np.ndarray, v: np.ndarray | None = None) -> None:
         """A fresh system: box at origin, atoms with IDs 1..N, LAMMPS types = types + 1, image 0."""
-        self._header()
-        L = float(self.box[0])
-        self.command(f"region box block 0 {L!r} 0 {L!r} 0 {L!r}")
-        self.command("create_box 2 box")
-        n = self.lmp.create_atoms(self.n, list(range(1, self.n + 1)), (types.astype(int) + 1).tolist(),
-                                  np.ascontiguousarray(x, dtype=float).ravel().tolist(),
-                                  None if v is None else np.ascontiguousarray(v, dtype=float).ravel().tolist())
-        natoms = int(self.lmp.get_natoms())
-        if natoms != self.n:
-            raise RuntimeError(f"LAMMPS created {natoms} of {self.n} atoms (returned {n}); positions outside the box?")
-        for c in potential_commands(self.cfg):
-            self.command(c)
+        self.command("clear")
+        create_system(self.lmp, self.cfg, x, types, self.box, v, self.omp_threads)
 
     def load(self, restart: Path) -> int:
         """Replace the state by a restart file; returns its step."""
@@ -421,6 +411,30 @@ def header_commands(omp_threads: int = 1) -> list[str]:
     """
     return ["units lj", "atom_style atomic", "atom_modify map array", "boundary p p p",
             f"package omp {int(omp_threads)}", "suffix omp"]
+
+
+def create_system(lmp, cfg: dict, x: np.ndarray, types: np.ndarray, box: np.ndarray,
+                  v: np.ndarray | None = None, omp_threads: int = 1) -> None:
+    """Fill an empty LAMMPS instance with the KA mixture of ``cfg``.
+
+    Header (units lj, atomic, periodic), box [0, L_k) at the origin from ``box``
+    (3,) (σ_AA), atoms with IDs 1..N and LAMMPS types = ``types`` + 1 at
+    positions ``x`` (N, 3) inside the box, optional velocities ``v`` (N, 3),
+    then the pair potential (:func:`potential_commands`).
+    """
+    for c in header_commands(omp_threads):
+        lmp.command(c)
+    lmp.command("region box block 0 {!r} 0 {!r} 0 {!r}".format(*(float(b) for b in box)))
+    lmp.command("create_box 2 box")
+    n = len(x)
+    lmp.create_atoms(n, list(range(1, n + 1)), (np.asarray(types).astype(int) + 1).tolist(),
+                     np.ascontiguousarray(x, dtype=float).ravel().tolist(),
+                     None if v is None else np.ascontiguousarray(v, dtype=float).ravel().tolist())
+    natoms = int(lmp.get_natoms())
+    if natoms != n:
+        raise RuntimeError(f"LAMMPS created {natoms} of {n} atoms; positions outside the box?")
+    for c in potential_commands(cfg):
+        lmp.command(c)
 
 
 def _run_chunks(eng: Engine, start: int, stop: int, record: Sequence[int], ramp: tuple[int, int] | None,

