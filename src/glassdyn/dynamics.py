@@ -297,24 +297,11 @@ def temperature_dynamics(cfg: dict, T, label_paths, replica_paths, out_csv, out_
                        tau_alpha_fit_err=fit["tau_alpha_err"])
     summary["md_checks"] = md_checks(cfg, float(T), list(replica_paths))
     storage.write_csv(out_csv, table)
-    storage.write_json(out_json, _finite_or_none(summary))
+    storage.write_json(out_json, storage.json_safe(summary))
     plot_dynamics(table, summary, out_png)
     log.info("T=%s: tau_alpha 1/e = %.4g ± %.2g, fit = %.4g (%s)", key, summary["tau_alpha_1e"],
              summary["tau_alpha_1e_err"], summary["tau_alpha_fit"], summary["fit"].get("reason") or "ok")
     return summary
-
-
-def _finite_or_none(obj):
-    """JSON has no NaN: non-finite floats become null."""
-    if isinstance(obj, dict):
-        return {k: _finite_or_none(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite_or_none(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def plot_dynamics(table: pd.DataFrame, summary: dict, out_png: str | Path) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -135,6 +136,17 @@ def _decode(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+def json_safe(obj: Any) -> Any:
+    """Copy of ``obj`` that strict JSON accepts: non-finite floats (NaN, inf) become None (null)."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

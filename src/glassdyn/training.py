@@ -564,7 +564,6 @@ def _launch_local(world: int, args: tuple) -> Path | None:
 def _train(cfg, model, T, time_index, label_paths, output_dir, pretrained, pretrain, time_budget_s=None,
            env=None) -> Path | None:
     st = cell_settings(cfg, model, pretrain)
-    p, epochs, G, lr = st["p"], st["epochs"], st["graphs_per_step"], st["lr"]
     T_key = gcfg.temperature_key(float(T))
     out_dir = Path(output_dir)
     stage = "pretrain" if pretrain else "train"
@@ -767,7 +766,7 @@ def _train_loop(cfg, model, T_key, k, label_paths, out_dir, pretrained, st, seed
                "fit_configurations": settings["fit"], "validation_configurations": settings["validation"],
                "target_stats": stats, "pretrained": settings["pretrained"], "seed": seed,
                "ddp_max_weight_difference": sync}
-    storage.write_json(out_dir / "metrics.json", _finite(metrics))
+    storage.write_json(out_dir / "metrics.json", storage.json_safe(metrics))
     import pandas as pd
 
     storage.write_csv(out_dir / "loss.csv", pd.DataFrame(history, columns=LOSS_COLUMNS))
@@ -775,17 +774,6 @@ def _train_loop(cfg, model, T_key, k, label_paths, out_dir, pretrained, st, seed
              label, best["epoch"] + 1, best["val_loss"], best["val_pearson_nodes"], best["val_pearson_edges"], wall,
              metrics["steps_per_s"])
     return model_path
-
-
-def _finite(obj):
-    """JSON-safe copy: NaN/inf → None."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def _hms(seconds: float) -> str:
