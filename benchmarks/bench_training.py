@@ -10,6 +10,11 @@ Rows (each measured in a fresh subprocess, so its peak memory is its own):
   is compared against under the same machine load;
 - ``step ntgnn``: one NT-GNN step (p = 1, ``--ntgnn-graphs`` graphs per step);
 - ``inference``: one configuration, both decoders, no gradients;
+- ``load``: reading one labels.h5 (graph, targets, masks) into tensors, per
+  graph: done once per training cell, the graphs then stay in memory (on the
+  GPU when training there);
+- ``epoch data``: the data work of one graph per epoch: its rotation drawn
+  and applied to the cached edge vectors (no neighbour search per epoch);
 - scaling: inference for N = 1024 … ``--max-n`` and training steps for
   N ≤ ``--max-train-n``, from boxes replicated 2×2×1, 2×2×2, 3×3×3 (N ≥ 100k).
 
@@ -19,6 +24,10 @@ structure, 40.6 edges per particle). Time is wall-clock (min and median of
 ``--repeat`` after one warm-up) and process CPU time per step (robust to
 other load on a shared machine); ``load`` is the 1-minute load average.
 
+``--precision bf16`` runs the fast training steps under bf16 autocast
+(``training.precision``); ``--compile`` wraps the network in
+``torch.compile`` (measured, not used by the campaign: slower on this CPU).
+
 Reference: the published BOTAN code takes 4.8 s per BOTAN training step at
 N = 4096 on this 2-core machine; target ≥ 3× faster (< 1.6 s) and inference
 < 0.5 s.
@@ -26,6 +35,7 @@ N = 4096 on this 2-core machine; target ≥ 3× faster (< 1.6 s) and inference
     python benchmarks/bench_training.py                          # full table
     python benchmarks/bench_training.py --max-n 4096 --repeat 2  # smoke run
     python benchmarks/bench_training.py --botan ../shared/data/botan_T0.44_tc07 --json bench.json
+    python benchmarks/bench_training.py --botan ../shared/data/botan_T0.44_tc07 --precision bf16 --max-n 4096
 """
 from __future__ import annotations
 
@@ -102,6 +112,54 @@ def plain_forward(net, x, edge_index, edge_attr, decode="both"):
     return nodes, edges
 
 
+# ----------------------------------------------------------------------------- the data path
+def measure_data(case: str, n: int, args) -> dict:
+    """``load``: reading one labels.h5 into tensors (once per cell, per graph); ``epoch_data``: the per-epoch
+    data work of one graph in training (its rotation, R drawn and applied to the cached edge vectors)."""
+    import tempfile
+
+    import torch
+
+    from glassdyn import storage, training
+    from glassdyn.graphs import build_graph
+
+    base = botan_structure(args.botan) if args.botan else synthetic_structure(4096)
+    types, box, pos = structure_of_size(n, base)
+    ei, ev = build_graph(pos, box, 2.0)
+    rng = np.random.default_rng(0)
+    n_t, G = 10, args.data_graphs
+    device = training.resolve_device(args.device)
+    walls, cpus = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [storage.write_h5(Path(tmp) / f"labels_{c}.h5", {
+            "types": types, "times": np.geomspace(0.1, 100, n_t), "edge_index": ei, "edge_vectors": ev,
+            "propensity": rng.random((n_t, len(types))), "pair_distance_change": rng.random((n_t, ei.shape[1]))},
+            {"T": 0.44, "c": c}) for c in range(G)]
+
+        def load():
+            return [training.to_graph(training.read_cell(q, 3, True, True, 1.35)[0], c, device)
+                    for c, q in enumerate(paths)]
+
+        graphs = load()
+
+        def epoch(i):
+            for slot, g in enumerate(graphs):
+                R = torch.as_tensor(training.rotation_for(0, i, slot), dtype=torch.float32, device=device)
+                training.make_batch([g], [R])
+
+        for i in range(args.repeat):
+            t0, c0 = time.perf_counter(), time.process_time()
+            load() if case == "load" else epoch(i)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            walls.append((time.perf_counter() - t0) / G)
+            cpus.append((time.process_time() - c0) / G)
+    return {"case": case, "N": int(len(types)), "E": int(ei.shape[1]), "graphs": G,
+            "wall_min_s": min(walls), "wall_median_s": float(np.median(walls)), "cpu_s": float(np.median(cpus)),
+            "peak_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "setup_MiB": None,
+            "threads": torch.get_num_threads(), "device": str(device), "load": os.getloadavg()[0]}
+
+
 # ----------------------------------------------------------------------------- one row (in a subprocess)
 def measure(case: str, n: int, args) -> dict:
     import torch
@@ -137,10 +195,15 @@ def measure(case: str, n: int, args) -> dict:
     S = torch.randn(x.shape[0], device=device)
     E = torch.randn(ei.shape[1], device=device)
     forward = (lambda *a, **k: plain_forward(net, *a, **k)) if case == "step_plain" else net
+    if args.compile and case != "step_plain":
+        forward = torch.compile(net)
+    # The plain baseline is the float32 reference; --precision applies to the fast path.
+    autocast = training.precision_context("fp32" if case == "step_plain" else args.precision, device)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        nodes, edges = forward(x, ei, ev, decode=decode)
+        with autocast:
+            nodes, edges = forward(x, ei, ev, decode=decode)
         loss = p * torch.mean((nodes - S) ** 2) if p > 0 else 0.0
         if p < 1:
             loss = loss + (1 - p) * torch.mean((edges - E) ** 2)
@@ -172,6 +235,7 @@ def measure(case: str, n: int, args) -> dict:
     peak = (torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return {"case": case, "N": int(x.shape[0]), "E": int(ei.shape[1]), "graphs": n_graphs,
+            "precision": "fp32" if case in ("step_plain", "inference") else args.precision,
             "wall_min_s": min(walls), "wall_median_s": float(np.median(walls)), "cpu_s": float(np.median(cpus)),
             "peak_MiB": peak, "setup_MiB": rss0 if device.type == "cpu" else None, "threads": torch.get_num_threads(),
             "device": str(device), "load": os.getloadavg()[0]}
@@ -186,7 +250,8 @@ def run_row(case: str, n: int, argv: list[str]) -> dict:
 
 
 LABELS = {"step_botan": "step botan (p=0.4, 1 graph)", "step_plain": "step botan, plain baseline",
-          "step_ntgnn": "step ntgnn (p=1, {g} graphs)", "inference": "inference (1 config)"}
+          "step_ntgnn": "step ntgnn (p=1, {g} graphs)", "inference": "inference (1 config)",
+          "load": "load labels.h5 (per graph, once)", "epoch_data": "epoch data: rotate (per graph)"}
 
 
 def table(rows: list[dict]) -> str:
@@ -194,6 +259,8 @@ def table(rows: list[dict]) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         name = LABELS.get(r["case"], r["case"]).format(g=r.get("graphs", ""))
+        if r.get("precision", "fp32") != "fp32":
+            name += f" {r['precision']}"
         if "error" in r:
             lines.append(f"{name:32s} {r['N']:>7d}   error: {r['error']}")
             continue
@@ -214,18 +281,26 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--steps", type=int, default=7, help="message-passing cycles")
     ap.add_argument("--ntgnn-graphs", type=int, default=5)
+    ap.add_argument("--data-graphs", type=int, default=10, help="labels.h5 files of the data-path rows")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"],
+                    help="training.precision of the fast training steps (inference and the baseline: fp32)")
+    ap.add_argument("--compile", action="store_true",
+                    help="torch.compile the network of the fast rows (measured slower on this CPU; see README)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the plain baseline row")
     ap.add_argument("--json", help="write the rows (and plan figures) here")
     ap.add_argument("--row", nargs=2, metavar=("CASE", "N"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.row:
-        print(json.dumps(measure(a.row[0], int(a.row[1]), a)))
+        fn = measure_data if a.row[0] in ("load", "epoch_data") else measure
+        print(json.dumps(fn(a.row[0], int(a.row[1]), a)))
         return 0
 
     passthrough = [f"--repeat={a.repeat}", f"--threads={a.threads}", f"--device={a.device}", f"--hidden={a.hidden}",
-                   f"--steps={a.steps}", f"--ntgnn-graphs={a.ntgnn_graphs}"] + ([f"--botan={a.botan}"] if a.botan else [])
+                   f"--steps={a.steps}", f"--ntgnn-graphs={a.ntgnn_graphs}",
+                   f"--data-graphs={a.data_graphs}", f"--precision={a.precision}"]
+    passthrough += (["--compile"] if a.compile else []) + ([f"--botan={a.botan}"] if a.botan else [])
     plan = [("step_botan", a.n)] + ([] if a.no_baseline else [("step_plain", a.n)])
-    plan += [("step_ntgnn", a.n), ("inference", a.n)]
+    plan += [("step_ntgnn", a.n), ("inference", a.n), ("load", a.n), ("epoch_data", a.n)]
     base_n = 4096
     sizes = [s for s in (1024, base_n, 4 * base_n, 8 * base_n, 27 * base_n) if s <= a.max_n]
     plan += [("inference", s) for s in sizes if s != a.n]
@@ -243,8 +318,8 @@ def main(argv=None) -> int:
     if fast:
         summary["botan_step_s"] = fast["wall_min_s"]
         summary["speedup_vs_reference_4.8s"] = 4.8 / fast["wall_min_s"]
-        print(f"\nBOTAN step at N={a.n}: {fast['wall_min_s']:.3f} s wall (min), {fast['cpu_s']:.2f} s CPU; "
-              f"reference 4.8 s -> {4.8 / fast['wall_min_s']:.1f}x")
+        ref = f"; reference 4.8 s -> {4.8 / fast['wall_min_s']:.1f}x" if a.n == 4096 else ""
+        print(f"\nBOTAN step at N={a.n}: {fast['wall_min_s']:.3f} s wall (min), {fast['cpu_s']:.2f} s CPU{ref}")
     if fast and plain:
         summary["speedup_vs_plain_cpu"] = plain["cpu_s"] / fast["cpu_s"]
         summary["speedup_vs_plain_wall"] = plain["wall_min_s"] / fast["wall_min_s"]

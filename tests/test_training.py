@@ -146,6 +146,23 @@ def test_train_cell_outputs_and_formats(data, tmp_path):
     assert trained.predicts_nodes and trained.predicts_edges
 
 
+def test_bf16_precision_trains_and_is_recorded(data, tmp_path):
+    """training.precision = bf16: autocast step, float32 weights in model.pt, precision in metrics.json, and
+    the validation loss within a few per cent of the float32 run's (same seed, same order)."""
+    cfg, train, _ = data
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        c = copy.deepcopy(cfg)
+        c["training"]["precision"] = precision
+        out = tmp_path / precision
+        path = training.train_cell(c, "botan", 0.64, 1, train, out)
+        runs[precision] = json.loads((out / "metrics.json").read_text())
+        obj = torch.load(path, weights_only=True)
+        assert all(v.dtype == torch.float32 for v in obj["state_dict"].values())
+    assert runs["bf16"]["precision"] == "bf16" and runs["fp32"]["precision"] == "fp32"
+    assert runs["bf16"]["best_val_loss"] == pytest.approx(runs["fp32"]["best_val_loss"], rel=0.05)
+
+
 def test_test_configurations_are_refused(data, tmp_path):
     cfg, train, test = data
     with pytest.raises(storage.StorageError, match="never used in training"):

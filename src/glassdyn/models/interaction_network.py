@@ -21,6 +21,12 @@ onto the edges, and W_0 h_e⁰ + b₁ is the same in every cycle (shared weights
 fixed h_e⁰), so it is computed once per forward pass. The node MLP's h_v⁰
 block likewise. Per cycle, only two E×d×d matrix products remain. There are
 no Python loops over edges and nothing in a step waits for the host.
+
+Mixed precision. Under ``torch.autocast(dtype=torch.bfloat16)`` (training
+with ``training.precision: bf16``) the matrix products run in bf16 while the
+weights stay float32; the sums over a node's ~40 edges (aggregation Σ h_e
+and the gather's backward) are accumulated in float32, so only the
+per-edge products are rounded. Without autocast every cast here is a no-op.
 """
 from __future__ import annotations
 
@@ -74,10 +80,11 @@ class GatherPair(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         (pairs,) = ctx.saved_tensors
-        out = grad.new_zeros(2 * ctx.n, grad.shape[1])
-        out.index_add_(0, pairs[:, 0], grad)
-        out.index_add_(0, pairs[:, 1], grad)
-        return out.view(ctx.n, 2 * grad.shape[1]), None
+        acc = grad.float()   # a node row sums ~40 edge gradients: accumulate in float32 (no-op in float32)
+        out = acc.new_zeros(2 * ctx.n, grad.shape[1])
+        out.index_add_(0, pairs[:, 0], acc)
+        out.index_add_(0, pairs[:, 1], acc)
+        return out.view(ctx.n, 2 * grad.shape[1]).to(grad.dtype), None
 
 
 class EdgeUpdate(nn.Module):
@@ -111,7 +118,8 @@ class EdgeUpdate(nn.Module):
         # In place on the fresh gather output: no (E, d) copy for addmm's summand.
         pre = GatherPair.apply(per_node, pairs)
         pre += encoding_term
-        pre.addmm_(edge_attr, w[:, 2 * d: 3 * d].t())
+        # In-place ops are not autocast: the weight block is cast to the activations' dtype by hand.
+        pre.addmm_(edge_attr.to(pre.dtype), w[:, 2 * d: 3 * d].t().to(pre.dtype))
         return torch.relu_(self.lin2(torch.relu_(pre)))
 
     @torch.no_grad()
@@ -150,7 +158,8 @@ class NodeUpdate(nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, encoding_term: Tensor) -> Tensor:
         d = self.hidden
         w = self.lin1.weight
-        incoming = torch.zeros_like(x).index_add_(0, edge_index[1], edge_attr)
+        acc = edge_attr.float()   # Σ over ~40 incoming edges accumulated in float32 (no-op in float32)
+        incoming = acc.new_zeros(x.shape).index_add_(0, edge_index[1], acc)
         pre = encoding_term + x @ w[:, :d].t() + incoming @ w[:, 2 * d:].t()
         return torch.relu(self.lin2(torch.relu(pre)))
 
