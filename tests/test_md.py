@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from glassdyn import config as gcfg
 from glassdyn import md, potential, runtime, storage
 from glassdyn.storage import StorageError
 
@@ -237,7 +236,7 @@ def test_equilibration_killed_and_resumed_is_bit_identical(cfg, reference, tmp_p
     (ck / ".step-000000009999.restart.tmp").write_bytes(b"half")
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    assert f"resuming from" in res.stderr and f"at step {killed_at}" in res.stderr
+    assert "resuming from" in res.stderr and f"at step {killed_at}" in res.stderr
     same_arrays(out, reference / "eq.h5")
     assert not ck.exists()
 
@@ -256,7 +255,7 @@ def test_replicas_killed_and_resumed_are_bit_identical(cfg, reference, tmp_path)
     res = subprocess.run(cmd + ["--keep-checkpoints"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "replica 0 already complete" in res.stderr
-    assert f"replica 1: resuming from" in res.stderr and f"at step {killed_at}" in res.stderr
+    assert "replica 1: resuming from" in res.stderr and f"at step {killed_at}" in res.stderr
     assert "stage replica 0 " not in res.stderr  # the finished replica was not run again
     assert (ck / "r0000.h5").stat().st_mtime_ns == done_mtime
     same_arrays(out, reference / "rep.h5")

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 
-from glassdyn import descriptors as D
 from glassdyn import heterogeneity as het
 from glassdyn import storage
 from glassdyn import tglassmlp as tg

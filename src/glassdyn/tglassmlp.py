@@ -26,7 +26,6 @@ Two-step training (equal-time networks, distillation to T < T_min) lives in
 from __future__ import annotations
 
 import logging
-import math
 import re
 import time
 from dataclasses import dataclass, field
