@@ -1,7 +1,9 @@
 # glassdyn: predicting glassy dynamics from static structure.
 # What depends on what lives in workflow/rules/<stage>.smk; how each step is
 # computed lives in src/glassdyn/ (each rule calls `glassdyn <rule name>`).
-configfile: "config.yaml"
+import os
+
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 include: "workflow/rules/common.smk"

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from glassdyn import config as gcfg
-from glassdyn import labels
-from glassdyn.neighbors import neighbor_pairs
+from glassdyn.labels import extract as labels
+from glassdyn.physics.neighbors import neighbor_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,7 @@ def synthetic(n: int, n_rep: int, n_t: int, seed: int = 0, density: float = 1.2)
 
 
 def botan(path: Path, n_t: int) -> tuple[dict, dict]:
-    from glassdyn.datasets import read_botan_npz
+    from glassdyn.labels.imported import read_botan_npz
 
     if path.suffix == ".npz":
         f = path
@@ -132,7 +132,7 @@ def rule(d: dict, cfg: dict, repeat: int) -> tuple[float, float]:
     """The labels rule end to end: read a replicas.h5, compute, write labels.h5 (atomic, as the campaign does)."""
     import tempfile
 
-    from glassdyn import storage
+    from glassdyn.io import storage
 
     with tempfile.TemporaryDirectory() as tmp:
         src = storage.write_h5(Path(tmp) / "replicas.h5",

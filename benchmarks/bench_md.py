@@ -54,7 +54,7 @@ def bench_config(n: int, steps: int, T: float) -> dict:
 
 
 def prepare(cfg: dict, T: float, workdir: Path) -> Path:
-    from glassdyn import md
+    from glassdyn.md import engine as md
 
     eq = workdir / f"equilibrated_N{cfg['system']['n_particles']}.h5"
     if not eq.exists():
@@ -64,7 +64,8 @@ def prepare(cfg: dict, T: float, workdir: Path) -> Path:
 
 def worker(a) -> None:
     """One timed run_replicas (possibly under mpiexec); rank 0 writes the timing JSON."""
-    from glassdyn import md, runtime
+    from glassdyn.md import engine as md
+    from glassdyn.md import runtime
 
     cfg = json.loads(Path(a.cfg_file).read_text())
     runtime.preload_mpi()
@@ -85,7 +86,7 @@ def worker(a) -> None:
 
 
 def run_mode(name: str, cfg: dict, T: float, eq: Path, workdir: Path) -> dict:
-    from glassdyn import runtime
+    from glassdyn.md import runtime
 
     ranks, par = MODES[name]
     c = copy.deepcopy(cfg)
@@ -122,7 +123,7 @@ def _lmp(deck: str, cwd: Path) -> dict:
 def run_plain_lmp(cfg: dict, T: float, eq: Path, workdir: Path) -> dict:
     """``lmp -in in.replica`` for replica 0 (the same NVE run, dumps and thermo), minus the
     executable's start-up (an empty deck), which the workflow's timing excludes too."""
-    from glassdyn import md
+    from glassdyn.md import engine as md
 
     d = workdir / "lmp"
     shutil.rmtree(d, ignore_errors=True)

@@ -31,9 +31,12 @@ import numpy as np
 import torch
 
 from glassdyn import config as gcfg
-from glassdyn import md, runtime, simulator, trajectories
+from glassdyn.md import engine as md
+from glassdyn.md import runtime
+from glassdyn.ogn import train as simulator
+from glassdyn.ogn import trajectories
 from glassdyn.models import ogn as ognmod
-from glassdyn.neighbors import wrap
+from glassdyn.physics.neighbors import wrap
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REPS = ["1x1x1", "2x2x2", "3x3x3", "3x3x5"]

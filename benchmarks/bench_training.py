@@ -63,7 +63,7 @@ def synthetic_structure(n: int, seed: int = 0, density: float = 1.2):
 
 
 def botan_structure(folder: str):
-    from glassdyn.datasets import read_botan_npz
+    from glassdyn.labels.imported import read_botan_npz
 
     p = Path(folder)
     files = [p] if p.is_file() else sorted((p / "train").glob("*.npz")) or sorted(p.rglob("*.npz"))
@@ -120,8 +120,9 @@ def measure_data(case: str, n: int, args) -> dict:
 
     import torch
 
-    from glassdyn import storage, training
-    from glassdyn.graphs import build_graph
+    from glassdyn.io import storage
+    from glassdyn.gnn import train as training
+    from glassdyn.physics.graphs import build_graph
 
     base = botan_structure(args.botan) if args.botan else synthetic_structure(4096)
     types, box, pos = structure_of_size(n, base)
@@ -164,8 +165,8 @@ def measure_data(case: str, n: int, args) -> dict:
 def measure(case: str, n: int, args) -> dict:
     import torch
 
-    from glassdyn import training
-    from glassdyn.graphs import build_graph, node_inputs
+    from glassdyn.gnn import train as training
+    from glassdyn.physics.graphs import build_graph, node_inputs
     from glassdyn.models.interaction_network import InteractionNetwork
 
     if case.startswith("step"):

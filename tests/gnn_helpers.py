@@ -16,8 +16,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from glassdyn import config as gcfg
-from glassdyn import labels as glabels
-from glassdyn import storage
+from glassdyn.labels import extract as glabels
+from glassdyn.io import storage
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def structure(n: int, seed: int, density: float = 1.2):
@@ -43,7 +45,7 @@ def replica_positions(types, box, x0, times, replicas: int, seed: int) -> np.nda
 
 
 def small_config(n: int = 128, n_conf: int = 6, n_train: int = 4) -> dict:
-    cfg = gcfg.load(gcfg.ROOT / "config.yaml", gcfg.ROOT / "config" / "laptop.yaml", check=False)
+    cfg = gcfg.load(ROOT / "config" / "laptop.yaml", check=False)
     cfg = copy.deepcopy(cfg)
     cfg["system"]["n_particles"] = n
     cfg["configurations"] = {"n": n_conf, "n_train": n_train}

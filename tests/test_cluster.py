@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from glassdyn import cluster
+from glassdyn.campaign import resources as cluster
 from glassdyn import config as gcfg
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from glassdyn import evaluation, storage
+from glassdyn.gnn import evaluate as evaluation
+from glassdyn.io import storage
 from glassdyn.models.interaction_network import InteractionNetwork
 
 from gnn_helpers import small_config, write_labels

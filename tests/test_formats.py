@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glassdyn import formats as F
-from glassdyn import storage
+from glassdyn.io import structures as F
+from glassdyn.io import storage
 
 
 def random_structure(n=60, seed=0, box=(5.0, 6.0, 7.5)) -> F.Structure:
@@ -122,7 +122,7 @@ ITEM: ATOMS id type xu yu zu vx
 
 def test_files_written_by_lammps_read_back_identically(tmp_path):
     """LAMMPS' own write_data and write_dump give the structure LAMMPS read from our data file."""
-    from glassdyn import runtime
+    from glassdyn.md import runtime
 
     s = random_structure(n=40, box=(6.0, 6.5, 7.0))
     ours = F.write_data(tmp_path / "ours.data", s)

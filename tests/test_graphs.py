@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import reference_kernels as ref
-from glassdyn.graphs import build_graph, node_inputs
-from glassdyn.labels import labels_from_positions
+from glassdyn.physics.graphs import build_graph, node_inputs
+from glassdyn.labels.extract import labels_from_positions
 
 
 @pytest.mark.parametrize("cutoff", [1.2, 2.0, 2.999])   # 2.999: next to L/2 = 3

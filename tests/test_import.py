@@ -12,10 +12,10 @@ import yaml
 
 import gnn_helpers as gh
 from glassdyn import config as gcfg
-from glassdyn import datasets as D
-from glassdyn import labels as glabels
-from glassdyn import storage
-from glassdyn.graphs import build_graph
+from glassdyn.labels import imported as D
+from glassdyn.labels import extract as glabels
+from glassdyn.io import storage
+from glassdyn.physics.graphs import build_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 128
@@ -151,7 +151,7 @@ def test_glassbench_import_writes_node_labels_only(tmp_path):
     for absent in ("pair_distance_change", "relative_motion", "nonaffine", "fs_A", "msd_A"):
         assert absent not in got and absent in attrs["absent"]
     # node models read it; an edge model is told what is missing
-    from glassdyn.training import read_cell
+    from glassdyn.gnn.train import read_cell
 
     d, _ = read_cell(out, 1, need_nodes=True, need_edges=False, edge_eval_cutoff=1.35)
     np.testing.assert_allclose(d["propensity"], md_prop[3], rtol=1e-6)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import reference_kernels as ref
-from glassdyn import labels, storage
-from glassdyn.neighbors import neighbor_pairs
+from glassdyn.labels import extract as labels
+from glassdyn.io import storage
+from glassdyn.physics.neighbors import neighbor_pairs
 
 NODE_LABELS = ("propensity", "bond_breaking", "relative_motion", "nonaffine")
 LABELS_H5 = {  # docs/architecture.md: name -> (dtype, shape given N, E, n_t, R)

@@ -17,8 +17,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from glassdyn import md, potential, runtime, storage
-from glassdyn.storage import StorageError
+from glassdyn.md import engine as md
+from glassdyn.physics import potential
+from glassdyn.md import runtime
+from glassdyn.io import storage
+from glassdyn.io.storage import StorageError
 
 T = 0.64
 TIMES = [0.1, 0.165, 0.52, 1.5]

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from glassdyn import models
-from glassdyn.graphs import build_graph, node_inputs
+from glassdyn.physics.graphs import build_graph, node_inputs
 from glassdyn.models.interaction_network import GatherPair, InteractionNetwork, pair_index
 
 from gnn_helpers import structure

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import reference_kernels as ref
-from glassdyn.neighbors import minimum_image, neighbor_pairs, unordered_pairs, wrap
+from glassdyn.physics.neighbors import minimum_image, neighbor_pairs, unordered_pairs, wrap
 
 
 def _system(n=60, box=(6.0, 6.5, 7.0), seed=1):

@@ -25,7 +25,11 @@ import yaml
 from scipy.spatial.transform import Rotation
 
 from glassdyn import config as gcfg
-from glassdyn import md, potential, simulator, storage, trajectories
+from glassdyn.md import engine as md
+from glassdyn.physics import potential
+from glassdyn.ogn import train as simulator
+from glassdyn.io import storage
+from glassdyn.ogn import trajectories
 from glassdyn.models import ogn as ognmod
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,9 +8,10 @@ import pytest
 import yaml
 
 import gnn_helpers as gh
-from glassdyn import cli, storage
+from glassdyn import cli
+from glassdyn.io import storage
 from glassdyn import config as gcfg
-from glassdyn import plan as P
+from glassdyn.campaign import plan as P
 
 
 @pytest.fixture

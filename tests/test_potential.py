@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from glassdyn import md, potential
+from glassdyn.md import engine as md
+from glassdyn.physics import potential
 
 SYSTEM = {"n_particles": 200, "fraction_a": 0.8, "density": 1.2, "mass": 1.0,
           "epsilon": {"AA": 1.0, "AB": 1.5, "BB": 0.5}, "sigma": {"AA": 1.0, "AB": 0.8, "BB": 0.88},

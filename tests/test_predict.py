@@ -8,11 +8,11 @@ import pytest
 
 import gnn_helpers as gh
 from glassdyn import cli
-from glassdyn import formats as F
-from glassdyn import predict as P
-from glassdyn import storage
+from glassdyn.io import structures as F
+from glassdyn.gnn import predict as P
+from glassdyn.io import storage
 from glassdyn.models import load_trained, predict_structure
-from glassdyn.training import train_cell
+from glassdyn.gnn.train import train_cell
 
 
 @pytest.fixture(scope="module")

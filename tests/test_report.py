@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glassdyn import report, storage
+from glassdyn.campaign import report
+from glassdyn.io import storage
 from glassdyn.cli import main as cli_main
 
 PNG = b"\x89PNG\r\n\x1a\n"

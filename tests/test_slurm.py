@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from glassdyn import cluster
+from glassdyn.campaign import resources as cluster
 from glassdyn import config as gcfg
-from glassdyn import storage
+from glassdyn.io import storage
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "profiles" / "slurm"

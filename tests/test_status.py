@@ -9,8 +9,13 @@ import pytest
 import yaml
 
 import gnn_helpers as gh
-from glassdyn import cli, dynamics, evaluation, report, status, storage
-from glassdyn.training import train_cell
+from glassdyn import cli
+from glassdyn.labels import dynamics
+from glassdyn.gnn import evaluate as evaluation
+from glassdyn.campaign import report
+from glassdyn.campaign import status
+from glassdyn.io import storage
+from glassdyn.gnn.train import train_cell
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +36,7 @@ def campaign(tmp_path_factory):
     last = round(cfg["temperatures"][0]["times"][-1] / cfg["system"]["timestep"])
     storage.write_h5(ck / "r0000.h5", {"frames": np.zeros((1, 3))}, {"step": last})
     storage.write_h5(ck / "r0001" / "state.h5", {"thermo": np.zeros((1, 5))}, {"step": last // 4})
-    from glassdyn import cluster
+    from glassdyn.campaign import resources as cluster
 
     eq_steps = cluster.md_steps(cfg, "0.64", "equilibrate")
     storage.write_h5(md / "c0003" / "checkpoints" / "equilibrate" / "state.h5", {"thermo": np.zeros((1, 5))},

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glassdyn import labels, storage
-from glassdyn.datasets import read_botan_npz
+from glassdyn.labels import extract as labels
+from glassdyn.io import storage
+from glassdyn.labels.imported import read_botan_npz
 
 
 def _file(path, n=5000):

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from glassdyn import heterogeneity as het
-from glassdyn import storage
-from glassdyn import tglassmlp as tg
-from glassdyn import tglassmlp_analysis as tga
-from glassdyn import transfer
+from glassdyn.physics import heterogeneity as het
+from glassdyn.io import storage
+from glassdyn.tglassmlp import train as tg
+from glassdyn.tglassmlp import analysis as tga
+from glassdyn.tglassmlp import transfer
 from glassdyn.models import tglassmlp as net
 
 WEIGHTS = {"mae": 1.0, "variance": 1.0, "correlation": 1.0}
@@ -327,7 +327,7 @@ def test_two_step_training_evaluation_analysis_and_transfer_on_files(tmp_path, l
 
 
 def test_large_system_is_tiled_decorrelated_and_minimised(tmp_path, laptop_config):
-    from glassdyn import inherent
+    from glassdyn.md import inherent
 
     cfg = copy.deepcopy(laptop_config)
     cfg["temperatures"] = [{"T": 1.0, "tau_alpha": 1.0, "times": [0.1]}]

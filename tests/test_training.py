@@ -16,7 +16,9 @@ import pytest
 import torch
 
 from glassdyn import config as gcfg
-from glassdyn import models, storage, training
+from glassdyn import models
+from glassdyn.io import storage
+from glassdyn.gnn import train as training
 from glassdyn.models.interaction_network import InteractionNetwork
 
 from gnn_helpers import small_config, write_labels

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from glassdyn import storage
+from glassdyn.io import storage
 
 ROOT = Path(__file__).resolve().parents[1]
 

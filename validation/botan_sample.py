@@ -41,9 +41,12 @@ import numpy as np
 import pandas as pd
 
 from glassdyn import config as gcfg
-from glassdyn import evaluation, models, storage, training
-from glassdyn.datasets import read_botan_npz
-from glassdyn.labels import labels_from_positions
+from glassdyn import models
+from glassdyn.gnn import evaluate as evaluation
+from glassdyn.io import storage
+from glassdyn.gnn import train as training
+from glassdyn.labels.imported import read_botan_npz
+from glassdyn.labels.extract import labels_from_positions
 
 ROOT = Path(__file__).resolve().parents[1]
 T, TAU_ALPHA, TIME = 0.44, 4120.0, 4120.0

@@ -51,7 +51,8 @@ def run_variant(variant: str, seed: int, args) -> dict:
     import torch
 
     import botan_sample
-    from glassdyn import evaluation, training
+    from glassdyn.gnn import evaluate as evaluation
+    from glassdyn.gnn import train as training
     from glassdyn.models.interaction_network import InteractionNetwork
 
     torch.set_num_threads(args.threads)

@@ -3,9 +3,9 @@ import json
 import os
 import sys
 
-from glassdyn import cluster as gcluster
+from glassdyn.campaign import resources as gcluster
 from glassdyn import config as gcfg
-from glassdyn import runtime as gruntime
+from glassdyn.md import runtime as gruntime
 
 # Validate once, before any job is scheduled: a bad value stops the run here
 # with the offending key named.

@@ -1,6 +1,6 @@
 # Published data sets as campaign input (glassdyn.datasets): with source.kind
 # botan or glassbench the DAG starts at the labels and no MD runs.
-from glassdyn import datasets as gdata
+from glassdyn.labels import imported as gdata
 
 if SOURCE != "md":
 

@@ -1,6 +1,6 @@
 # The OGN learned simulator (glassdyn.trajectories, glassdyn.simulator; SCIENCE.md §6):
 # its own trajectory data, one training job per (variant, source), rollouts against MD.
-from glassdyn.trajectories import campaign_configurations as _ogn_campaign_configurations
+from glassdyn.ogn.trajectories import campaign_configurations as _ogn_campaign_configurations
 
 OGN = config.get("ogn", {})
 OGN_SOURCE = r"[a-z][a-z_]*|T\d+(\.\d+)?"

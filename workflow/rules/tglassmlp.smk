@@ -2,7 +2,7 @@
 # descriptors (glassdyn.descriptors), state points, two-step training and the ensemble
 # (glassdyn.tglassmlp, glassdyn.transfer), evaluation in the common eval layout, analyses
 # (glassdyn.tglassmlp_analysis) and the transferability test.
-from glassdyn import tglassmlp as _tg
+from glassdyn.tglassmlp import train as _tg
 
 TG = config.get("tglassmlp", {})
 TG_ON = "tglassmlp" in config["models"]["enabled"]

