@@ -3,11 +3,11 @@
     python benchmarks/bench_md.py [--n 4096] [--steps 3000] [--T 0.64] [--repeat 1] [--json out.json]
 
 Prepares one short-equilibrated configuration (cached in --workdir), then times
-``glassdyn.md.run_replicas`` with R = 2 replicas of ``--steps`` NVE steps each
+``glassdyn.run_replicas`` with R = 2 replicas of ``--steps`` NVE steps each
 (sampling times of Table I up to the end, thermo every protocol.thermo_every)
 in four modes — serial, 2 MPI ranks in one LAMMPS run, 2 OpenMP threads, and
 2 replica groups side by side — and the plain ``lmp`` executable running the
-equivalent deck (``glassdyn.md.write_replica_deck``) for one replica. Prints a
+equivalent deck (``glassdyn.write_replica_deck``) for one replica. Prints a
 table of atom-steps per second (by wall time) and the CPU seconds used (all
 ranks and threads). The overhead compares the serial workflow's time per
 replica with ``lmp``'s for the same replica, by CPU time (robust on a shared,
@@ -19,13 +19,17 @@ import argparse
 import copy
 import json
 import os
+import resource
 import shutil
 import subprocess
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from glassdyn.md.deck import write_replica_deck
+from glassdyn.md.equilibrate import equilibrate
+from glassdyn.md.replicas import run_replicas
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,17 +58,15 @@ def bench_config(n: int, steps: int, T: float) -> dict:
 
 
 def prepare(cfg: dict, T: float, workdir: Path) -> Path:
-    from glassdyn.md import engine as md
 
     eq = workdir / f"equilibrated_N{cfg['system']['n_particles']}.h5"
     if not eq.exists():
-        md.equilibrate(cfg, T, 0, eq, checkpoint_dir=workdir / "ck_eq")
+        equilibrate(cfg, T, 0, eq, checkpoint_dir=workdir / "ck_eq")
     return eq
 
 
 def worker(a) -> None:
     """One timed run_replicas (possibly under mpiexec); rank 0 writes the timing JSON."""
-    from glassdyn.md import engine as md
     from glassdyn.md import runtime
 
     cfg = json.loads(Path(a.cfg_file).read_text())
@@ -76,7 +78,7 @@ def worker(a) -> None:
     shutil.rmtree(out.parent / "ck", ignore_errors=True)
     comm.Barrier()
     t0, c0 = time.perf_counter(), time.process_time()
-    md.run_replicas(cfg, a.T, 0, a.equilibrated, out, checkpoint_dir=out.parent / "ck")
+    run_replicas(cfg, a.T, 0, a.equilibrated, out, checkpoint_dir=out.parent / "ck")
     cpu = time.process_time() - c0
     comm.Barrier()
     wall = time.perf_counter() - t0
@@ -123,11 +125,10 @@ def _lmp(deck: str, cwd: Path) -> dict:
 def run_plain_lmp(cfg: dict, T: float, eq: Path, workdir: Path) -> dict:
     """``lmp -in in.replica`` for replica 0 (the same NVE run, dumps and thermo), minus the
     executable's start-up (an empty deck), which the workflow's timing excludes too."""
-    from glassdyn.md import engine as md
 
     d = workdir / "lmp"
     shutil.rmtree(d, ignore_errors=True)
-    deck = md.write_replica_deck(cfg, T, 0, 0, eq, d)
+    deck = write_replica_deck(cfg, T, 0, 0, eq, d)
     (d / "in.empty").write_text("units lj\n")
     empty = _lmp("in.empty", d)
     full = _lmp(deck.name, d)

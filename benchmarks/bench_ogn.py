@@ -31,12 +31,13 @@ import numpy as np
 import torch
 
 from glassdyn import config as gcfg
-from glassdyn.md import engine as md
 from glassdyn.md import runtime
+from glassdyn.md.engine import Engine, potential_commands
+from glassdyn.models import ogn as ognmod
 from glassdyn.ogn import train as simulator
 from glassdyn.ogn import trajectories
-from glassdyn.models import ogn as ognmod
 from glassdyn.physics.neighbors import wrap
+from glassdyn.physics.protocol import box_vector
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REPS = ["1x1x1", "2x2x2", "3x3x3", "3x3x5"]
@@ -45,13 +46,13 @@ DEFAULT_REPS = ["1x1x1", "2x2x2", "3x3x3", "3x3x5"]
 def base_state(cfg: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(types, box, positions, velocities) of a prepared liquid of the OGN box."""
     sysc = trajectories.state_system(cfg)
-    eng = md.Engine(sysc)
+    eng = Engine(sysc)
     try:
         types = trajectories.prepare_state(eng, cfg, "liquid", "bench")
         x, v = eng.positions(), eng.velocities()
     finally:
         eng.close()
-    return types, md.box_vector(sysc), wrap(x, md.box_vector(sysc)), v
+    return types, box_vector(sysc), wrap(x, box_vector(sysc)), v
 
 
 def replicate(types, box, x, v, reps):
@@ -66,14 +67,14 @@ def time_lammps(cfg: dict, types, box, x, v, steps: int, threads: int) -> float:
     n = len(types)
     system = dict(cfg["system"], n_particles=n, density=n / float(np.prod(box)),
                   timestep=float(cfg["ogn"]["system"]["timestep"]))
-    eng = md.Engine({"system": system}, omp_threads=threads)
+    eng = Engine({"system": system}, omp_threads=threads)
     try:
         eng._header()
         eng.command(f"region box block 0 {float(box[0])!r} 0 {float(box[1])!r} 0 {float(box[2])!r}")
         eng.command("create_box 2 box")
         eng.lmp.create_atoms(n, list(range(1, n + 1)), (types.astype(int) + 1).tolist(), x.ravel().tolist(),
                              v.ravel().tolist())
-        for c in md.potential_commands({"system": system}):
+        for c in potential_commands({"system": system}):
             eng.command(c)
         eng.command("fix integrate all nve")
         eng.run(0, pre=True)

@@ -51,6 +51,10 @@ from pathlib import Path
 
 import numpy as np
 
+from glassdyn.gnn.batches import decode_mode, make_batch, rotation_for
+from glassdyn.gnn.data import read_cell, to_graph
+from glassdyn.models.device import precision_context, resolve_device, retain_freed_memory
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -121,7 +125,6 @@ def measure_data(case: str, n: int, args) -> dict:
     import torch
 
     from glassdyn.io import storage
-    from glassdyn.gnn import train as training
     from glassdyn.physics.graphs import build_graph
 
     base = botan_structure(args.botan) if args.botan else synthetic_structure(4096)
@@ -129,7 +132,7 @@ def measure_data(case: str, n: int, args) -> dict:
     ei, ev = build_graph(pos, box, 2.0)
     rng = np.random.default_rng(0)
     n_t, G = 10, args.data_graphs
-    device = training.resolve_device(args.device)
+    device = resolve_device(args.device)
     walls, cpus = [], []
     with tempfile.TemporaryDirectory() as tmp:
         paths = [storage.write_h5(Path(tmp) / f"labels_{c}.h5", {
@@ -138,15 +141,15 @@ def measure_data(case: str, n: int, args) -> dict:
             {"T": 0.44, "c": c}) for c in range(G)]
 
         def load():
-            return [training.to_graph(training.read_cell(q, 3, True, True, 1.35)[0], c, device)
+            return [to_graph(read_cell(q, 3, True, True, 1.35)[0], c, device)
                     for c, q in enumerate(paths)]
 
         graphs = load()
 
         def epoch(i):
             for slot, g in enumerate(graphs):
-                R = torch.as_tensor(training.rotation_for(0, i, slot), dtype=torch.float32, device=device)
-                training.make_batch([g], [R])
+                R = torch.as_tensor(rotation_for(0, i, slot), dtype=torch.float32, device=device)
+                make_batch([g], [R])
 
         for i in range(args.repeat):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -165,15 +168,14 @@ def measure_data(case: str, n: int, args) -> dict:
 def measure(case: str, n: int, args) -> dict:
     import torch
 
-    from glassdyn.gnn import train as training
-    from glassdyn.physics.graphs import build_graph, node_inputs
     from glassdyn.models.interaction_network import InteractionNetwork
+    from glassdyn.physics.graphs import build_graph, node_inputs
 
     if case.startswith("step"):
-        training.retain_freed_memory()   # as train_cell does; inference (predict) keeps glibc's defaults
+        retain_freed_memory()   # as train_cell does; inference (predict) keeps glibc's defaults
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = training.resolve_device(args.device)
+    device = resolve_device(args.device)
     base = botan_structure(args.botan) if args.botan else synthetic_structure(4096)
     n_graphs = args.ntgnn_graphs if case == "step_ntgnn" else 1
     graphs = []
@@ -185,7 +187,7 @@ def measure(case: str, n: int, args) -> dict:
     torch.manual_seed(0)
     net = InteractionNetwork(args.hidden, args.steps).to(device)
     p = 1.0 if case == "step_ntgnn" else 0.4
-    decode = training.decode_mode(p)
+    decode = decode_mode(p)
     if p >= 1.0:
         net.edge_decoder.requires_grad_(False)
     opt = torch.optim.Adam([q for q in net.parameters() if q.requires_grad], lr=1e-4)
@@ -199,7 +201,7 @@ def measure(case: str, n: int, args) -> dict:
     if args.compile and case != "step_plain":
         forward = torch.compile(net)
     # The plain baseline is the float32 reference; --precision applies to the fast path.
-    autocast = training.precision_context("fp32" if case == "step_plain" else args.precision, device)
+    autocast = precision_context("fp32" if case == "step_plain" else args.precision, device)
 
     def step():
         opt.zero_grad(set_to_none=True)

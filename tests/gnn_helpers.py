@@ -16,8 +16,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from glassdyn import config as gcfg
-from glassdyn.labels import extract as glabels
 from glassdyn.io import storage
+from glassdyn.labels import extract as glabels
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,10 +6,10 @@ import copy
 import numpy as np
 import pytest
 
-from glassdyn.physics import descriptors as D
-from glassdyn.md import inherent
-from glassdyn.physics import potential
 from glassdyn.io import storage
+from glassdyn.md import inherent
+from glassdyn.physics import descriptors as D
+from glassdyn.physics import potential
 
 
 def random_system(n=40, box=3.5, seed=0):

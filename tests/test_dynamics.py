@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from glassdyn.io import storage
 from glassdyn.labels import dynamics
 from glassdyn.labels import extract as labels
-from glassdyn.io import storage
 
 TRUE = {"A": 0.7, "tau_s": 0.4, "beta_s": 1.6, "tau_alpha": 50.0, "beta": 0.8}
 K = 2 * math.pi

@@ -7,12 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from gnn_helpers import small_config, write_labels
 
 from glassdyn.gnn import evaluate as evaluation
 from glassdyn.io import storage
 from glassdyn.models.interaction_network import InteractionNetwork
-
-from gnn_helpers import small_config, write_labels
 
 
 def test_pearson_hand_made():

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glassdyn.io import structures as F
 from glassdyn.io import storage
+from glassdyn.io import structures as F
 
 
 def random_structure(n=60, seed=0, box=(5.0, 6.0, 7.5)) -> F.Structure:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import reference_kernels as ref
-from glassdyn.physics.graphs import build_graph, node_inputs
+
 from glassdyn.labels.extract import labels_from_positions
+from glassdyn.physics.graphs import build_graph, node_inputs
 
 
 @pytest.mark.parametrize("cutoff", [1.2, 2.0, 2.999])   # 2.999: next to L/2 = 3
@@ -38,8 +38,9 @@ def test_message_aggregation_at_the_target_with_pyg():
 
 
 def test_labels_graph_is_build_graph():
-    from glassdyn import config as gcfg
     from pathlib import Path
+
+    from glassdyn import config as gcfg
 
     cfg = gcfg.load(Path(__file__).resolve().parents[1] / "config.yaml")
     types, box, x0, x, times = ref.small_system(n=45, seed=5)

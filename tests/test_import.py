@@ -6,15 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gnn_helpers as gh
 import numpy as np
 import pytest
 import yaml
 
-import gnn_helpers as gh
 from glassdyn import config as gcfg
-from glassdyn.labels import imported as D
-from glassdyn.labels import extract as glabels
 from glassdyn.io import storage
+from glassdyn.labels import extract as glabels
+from glassdyn.labels import imported as D
 from glassdyn.physics.graphs import build_graph
 
 ROOT = Path(__file__).resolve().parents[1]

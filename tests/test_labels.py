@@ -5,10 +5,10 @@ import math
 
 import numpy as np
 import pytest
-
 import reference_kernels as ref
-from glassdyn.labels import extract as labels
+
 from glassdyn.io import storage
+from glassdyn.labels import extract as labels
 from glassdyn.physics.neighbors import neighbor_pairs
 
 NODE_LABELS = ("propensity", "bond_breaking", "relative_motion", "nonaffine")

@@ -17,26 +17,47 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from glassdyn.md import engine as md
-from glassdyn.physics import potential
-from glassdyn.md import runtime
 from glassdyn.io import storage
 from glassdyn.io.storage import StorageError
+from glassdyn.md import runtime
+from glassdyn.md.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointState,
+    segment_ends,
+    segment_steps,
+    thermo_steps,
+)
+from glassdyn.md.deck import write_input_deck, write_replica_deck
+from glassdyn.md.engine import Engine, pair_parameters, potential_commands, wrap_positions
+from glassdyn.md.equilibrate import equilibrate
+from glassdyn.md.replicas import MDCheckError, run_replicas
+from glassdyn.physics import potential
+from glassdyn.physics.protocol import (
+    box_vector,
+    equilibration_stages,
+    maxwell_boltzmann_velocities,
+    particle_types,
+    random_positions,
+    replica_seed,
+    sampling_plan,
+)
+from glassdyn.physics.thermodynamics import energy_drift, kinetic_temperature
 
 T = 0.64
 TIMES = [0.1, 0.165, 0.52, 1.5]
 
 
-def small_cfg(laptop_config, n=128, segment_steps=400, replicas=3, hold_tau_alpha=0.2, times=TIMES) -> dict:
+def small_cfg(laptop_config, n=128, steps_per_segment=400, replicas=3, hold_tau_alpha=0.2, times=TIMES) -> dict:
     """A validated configuration that runs in about a second."""
     cfg = copy.deepcopy(laptop_config)
     cfg["system"]["n_particles"] = n
     p = cfg["protocol"]
     p.update(t_high=3.0, t_cool=2.0, hold_tau_alpha=hold_tau_alpha, thermo_every=250, replicas=replicas)
-    p["segment_walltime"] = segment_steps * n / p["atom_steps_per_second"]
+    p["segment_walltime"] = steps_per_segment * n / p["atom_steps_per_second"]
     cfg["temperatures"] = [{"T": T, "tau_alpha": 16.5, "times": list(times)}]
     # only the MD sections matter here (other sections' cross-checks may reject a tiny box)
-    assert md.segment_steps(cfg) == segment_steps
+    assert segment_steps(cfg) == steps_per_segment
     return cfg
 
 
@@ -104,9 +125,9 @@ def reference(cfg, tmp_path_factory):
 def test_lammps_pair_energy_and_force_match_the_smoothed_lj_formula(laptop_config, pair, types):
     cfg = copy.deepcopy(laptop_config)
     cfg["system"].update(n_particles=2, density=2 / 10.0**3, fraction_a=0.5)
-    p = md.pair_parameters(cfg)[pair]
+    p = pair_parameters(cfg)[pair]
     assert p.cutoff == pytest.approx(2.5 * p.sigma)
-    eng = md.Engine(cfg)
+    eng = Engine(cfg)
     try:
         for r in (0.95 * p.sigma, 1.12 * p.sigma, 1.7 * p.sigma, 0.999 * p.cutoff, 1.001 * p.cutoff):
             x = np.array([[1.0, 5.0, 5.0], [1.0 + r, 5.0, 5.0]])
@@ -125,14 +146,14 @@ def test_lammps_pair_energy_and_force_match_the_smoothed_lj_formula(laptop_confi
 
 
 def test_system_setup(paper_config):
-    t = md.particle_types(paper_config)
+    t = particle_types(paper_config)
     assert t.dtype == np.int8 and (t == 0).sum() == 3277 and (t == 1).sum() == 819
-    assert md.box_vector(paper_config) == pytest.approx([15.05658] * 3, abs=1e-5)
-    x = md.random_positions(paper_config, 0.44, 7)
+    assert box_vector(paper_config) == pytest.approx([15.05658] * 3, abs=1e-5)
+    x = random_positions(paper_config, 0.44, 7)
     assert x.shape == (4096, 3) and x.min() >= 0 and x.max() < 15.05658
-    assert np.array_equal(x, md.random_positions(paper_config, 0.44, 7))
-    assert not np.array_equal(x, md.random_positions(paper_config, 0.44, 8))
-    cmds = "\n".join(md.potential_commands(paper_config))
+    assert np.array_equal(x, random_positions(paper_config, 0.44, 7))
+    assert not np.array_equal(x, random_positions(paper_config, 0.44, 8))
+    cmds = "\n".join(potential_commands(paper_config))
     assert "pair_style lj/smooth/linear 2.5" in cmds
     assert "pair_coeff 1 2 1.5 0.8 2.0" in cmds and "pair_coeff 2 2 0.5 0.88 2.2" in cmds
     assert "timestep 0.001" in cmds
@@ -143,20 +164,20 @@ def test_sampling_times_are_rounded_to_steps_and_recorded(laptop_config):
     cfg = copy.deepcopy(laptop_config)
     cfg["system"]["timestep"] = 0.003
     cfg["temperatures"] = [{"T": T, "tau_alpha": 16.5, "times": [0.1, 0.5, 1.0]}]
-    plan = md.sampling_plan(cfg, T)
+    plan = sampling_plan(cfg, T)
     assert plan.steps.tolist() == [33, 167, 333]
     assert plan.times == pytest.approx([0.099, 0.501, 0.999])
     assert plan.requested_times.tolist() == [0.1, 0.5, 1.0]
 
 
 def test_segments_cut_at_sampling_steps():
-    assert md.segment_ends(0, 1000, 400, [100, 165, 520]) == [100, 165, 400, 520, 800, 1000]
-    assert md.segment_ends(3000, 5000, 1500) == [4500, 5000]
-    assert md.thermo_steps(0, 1000, 250, [165]) == [165, 250, 500, 750, 1000]
+    assert segment_ends(0, 1000, 400, [100, 165, 520]) == [100, 165, 400, 520, 800, 1000]
+    assert segment_ends(3000, 5000, 1500) == [4500, 5000]
+    assert thermo_steps(0, 1000, 250, [165]) == [165, 250, 500, 750, 1000]
 
 
 def test_equilibration_stages(paper_config):
-    st = md.equilibration_stages(paper_config, 0.44)
+    st = equilibration_stages(paper_config, 0.44)
     assert [(s.name, s.stop - s.start) for s in st] == [("high", 10_000_000), ("cool", 20_000), ("hold", 164_800_000)]
     assert st[1].T_start == 5.0 and st[1].T_stop == 0.44 and st[2].start == st[1].stop
 
@@ -165,27 +186,27 @@ def test_equilibration_stages(paper_config):
 def test_maxwell_boltzmann_velocities():
     n, temp = 60_000, 0.64
     for mass in (1.0, 2.0):
-        v = md.maxwell_boltzmann_velocities(n, temp, mass, seed=11)
+        v = maxwell_boltzmann_velocities(n, temp, mass, seed=11)
         assert np.abs(v.sum(axis=0)).max() < 1e-9 * n  # zero total momentum
         assert v.var(axis=0) == pytest.approx([temp / mass] * 3, rel=0.03)
         for k in range(3):  # each component Gaussian with variance T/m
             assert stats.kstest(v[:, k] / np.sqrt(temp / mass), "norm").pvalue > 1e-3
         # not rescaled: T_kin fluctuates around T with relative spread sqrt(2/(3N))
-        tk = md.kinetic_temperature(v, mass)
+        tk = kinetic_temperature(v, mass)
         assert tk != temp and abs(tk - temp) < 5 * temp * np.sqrt(2 / (3 * n))
-    small = np.array([md.kinetic_temperature(md.maxwell_boltzmann_velocities(256, temp, 1.0, s), 1.0)
+    small = np.array([kinetic_temperature(maxwell_boltzmann_velocities(256, temp, 1.0, s), 1.0)
                       for s in range(400)])
     assert small.mean() == pytest.approx(temp, rel=0.01)
     assert small.std() == pytest.approx(temp * np.sqrt(2 / (3 * 255)), rel=0.2)
-    assert not np.array_equal(md.maxwell_boltzmann_velocities(10, temp, 1.0, 1),
-                              md.maxwell_boltzmann_velocities(10, temp, 1.0, 2))
+    assert not np.array_equal(maxwell_boltzmann_velocities(10, temp, 1.0, 1),
+                              maxwell_boltzmann_velocities(10, temp, 1.0, 2))
 
 
 def test_wrap_positions_keeps_unwrapped_coordinates():
     box = np.full(3, 5.0)
     x = np.array([[-0.1, 5.0, 12.3], [-1e-17, 4.999, 0.0]])
     img = np.array([[1, 0, -2], [0, 0, 0]])
-    xw, iw = md.wrap_positions(x, img, box)
+    xw, iw = wrap_positions(x, img, box)
     assert (xw >= 0).all() and (xw < 5.0).all()
     assert np.allclose(xw + iw * box, x + img * box, atol=1e-12)
 
@@ -215,11 +236,11 @@ def test_outputs_follow_the_architecture_layout(cfg, reference):
     assert set(range(0, 1501, 250)) <= set(r["thermo/step"].tolist())
     assert r["thermo/etotal"].shape == (R, len(r["thermo/step"]))
     assert np.allclose(r["thermo/etotal"], r["thermo/pe"] + r["thermo/ke"])
-    assert ra["seeds"].tolist() == [md.replica_seed(T, 3, k) for k in range(R)]
+    assert ra["seeds"].tolist() == [replica_seed(T, 3, k) for k in range(R)]
     for k in range(R):  # stored velocities: the seeded draw, and LAMMPS measured the same T(0)
-        v = md.maxwell_boltzmann_velocities(n, T, 1.0, ra["seeds"][k])
+        v = maxwell_boltzmann_velocities(n, T, 1.0, ra["seeds"][k])
         assert np.array_equal(r["initial_velocities"][k], v)
-        assert r["checks/temperature0"][k] == pytest.approx(md.kinetic_temperature(v, 1.0), rel=1e-9)
+        assert r["checks/temperature0"][k] == pytest.approx(kinetic_temperature(v, 1.0), rel=1e-9)
     assert (r["checks/energy_drift"] < cfg["protocol"]["checks"]["max_energy_drift"]).all()
     # unwrapped: displacements at t = 0.1 are ballistic (~0.15), never a jump of a box length
     disp = r["positions"] - r["initial_positions"][None, None]
@@ -266,23 +287,23 @@ def test_replicas_killed_and_resumed_are_bit_identical(cfg, reference, tmp_path)
 
 def test_corrupt_checkpoints_are_refused(cfg, reference, tmp_path):
     ck = tmp_path / "ck"
-    md.equilibrate(cfg, T, 3, tmp_path / "eq.h5", checkpoint_dir=ck, keep_checkpoints=True)
+    equilibrate(cfg, T, 3, tmp_path / "eq.h5", checkpoint_dir=ck, keep_checkpoints=True)
     state = ck / "state.h5"
     restart = next(ck.glob("step-*.restart"))
     last = checkpoint_step(state)
 
     with h5py.File(state, "r+") as f:  # a step count that disagrees with the run
         f.attrs["step"] = last - 100
-    with pytest.raises(md.CheckpointError, match=r"(?s)inconsistent.*Delete the folder") as e:
-        md.equilibrate(cfg, T, 3, tmp_path / "eq2.h5", checkpoint_dir=ck)
+    with pytest.raises(CheckpointError, match=r"(?s)inconsistent.*Delete the folder") as e:
+        equilibrate(cfg, T, 3, tmp_path / "eq2.h5", checkpoint_dir=ck)
     assert str(state) in str(e.value) and not (tmp_path / "eq2.h5").exists()
     with h5py.File(state, "r+") as f:
         f.attrs["step"] = last
 
     blob = restart.read_bytes()  # a truncated restart file
     restart.write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(md.CheckpointError, match="truncated or altered"):
-        md.equilibrate(cfg, T, 3, tmp_path / "eq2.h5", checkpoint_dir=ck)
+    with pytest.raises(CheckpointError, match="truncated or altered"):
+        equilibrate(cfg, T, 3, tmp_path / "eq2.h5", checkpoint_dir=ck)
     restart.write_bytes(blob)
 
     sidecar = state.read_bytes()  # a truncated sidecar
@@ -293,26 +314,26 @@ def test_corrupt_checkpoints_are_refused(cfg, reference, tmp_path):
     state.write_bytes(sidecar)
 
     # intact again: the saved state is used as is and gives the reference frame
-    md.equilibrate(cfg, T, 3, tmp_path / "eq2.h5", checkpoint_dir=ck)
+    equilibrate(cfg, T, 3, tmp_path / "eq2.h5", checkpoint_dir=ck)
     same_arrays(tmp_path / "eq2.h5", reference / "eq.h5")
 
 
 def test_restart_at_wrong_step_is_refused(cfg, tmp_path):
-    eng = md.Engine(cfg)
+    eng = Engine(cfg)
     try:
-        eng.create(md.random_positions(cfg, T, 0), md.particle_types(cfg))
+        eng.create(random_positions(cfg, T, 0), particle_types(cfg))
         eng.minimize(cfg["protocol"]["minimize"])
         eng.command("fix integrate all nve")
         eng.run(50, pre=True)
-        ck = md.Checkpoint(tmp_path / "ck", "fp")
-        ck.save(eng, 0, md.CheckpointState(50, "test", Path()))
+        ck = Checkpoint(tmp_path / "ck", "fp")
+        ck.save(eng, 0, CheckpointState(50, "test", Path()))
         with h5py.File(ck.state_path, "r+") as f:
             f.attrs["step"] = 40
         state = ck.load(max_step=100)
-        with pytest.raises(md.CheckpointError, match="at step 50 but the checkpoint records step 40"):
+        with pytest.raises(CheckpointError, match="at step 50 but the checkpoint records step 40"):
             ck.verify_restart_step(state, eng.load(state.restart))
         assert ck.load(max_step=100) is not None
-        other = md.Checkpoint(tmp_path / "ck", "other inputs")  # stale: discarded, not refused
+        other = Checkpoint(tmp_path / "ck", "other inputs")  # stale: discarded, not refused
         assert other.load(max_step=100) is None and not (tmp_path / "ck").exists()
     finally:
         eng.close()
@@ -323,7 +344,7 @@ def test_corrupt_equilibrated_input_is_named(cfg, tmp_path):
     bad = tmp_path / "equilibrated.h5"
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + os.urandom(300))
     with pytest.raises(StorageError, match="equilibrated.h5") as e:
-        md.run_replicas(cfg, T, 3, bad, tmp_path / "rep.h5", checkpoint_dir=tmp_path / "ck")
+        run_replicas(cfg, T, 3, bad, tmp_path / "rep.h5", checkpoint_dir=tmp_path / "ck")
     assert str(bad) in str(e.value) and not (tmp_path / "rep.h5").exists()
     res = subprocess.run(cli(cfg, "replicas", "--c", "3", "--input", str(bad), "--output", str(tmp_path / "r.h5")),
                          capture_output=True, text=True)
@@ -334,19 +355,19 @@ def test_physics_checks_fail_without_output_then_reuse_finished_replicas(cfg, re
     strict = copy.deepcopy(cfg)
     strict["protocol"]["checks"]["max_energy_drift"] = 1e-12
     ck, out = tmp_path / "ck", tmp_path / "rep.h5"
-    with pytest.raises(md.MDCheckError, match="energy drift too large"):
-        md.run_replicas(strict, T, 3, reference / "eq.h5", out, checkpoint_dir=ck)
+    with pytest.raises(MDCheckError, match="energy drift too large"):
+        run_replicas(strict, T, 3, reference / "eq.h5", out, checkpoint_dir=ck)
     assert not out.exists() and len(list(ck.glob("r*.h5"))) == 3
     strict = copy.deepcopy(cfg)
     strict["protocol"]["checks"]["temperature_tolerance"] = 1e-6
-    with pytest.raises(md.MDCheckError, match="mean kinetic temperature"):
-        md.run_replicas(strict, T, 3, reference / "eq.h5", out, checkpoint_dir=ck)
+    with pytest.raises(MDCheckError, match="mean kinetic temperature"):
+        run_replicas(strict, T, 3, reference / "eq.h5", out, checkpoint_dir=ck)
     t0 = time.time()
-    md.run_replicas(cfg, T, 3, reference / "eq.h5", out, checkpoint_dir=ck)  # finished replicas are reused
+    run_replicas(cfg, T, 3, reference / "eq.h5", out, checkpoint_dir=ck)  # finished replicas are reused
     assert time.time() - t0 < 5
     same_arrays(out, reference / "rep.h5")
     d = np.array([[-5.0, -5.0001, -5.0002]])
-    assert md.energy_drift(d, 2.0) == pytest.approx([0.0002 / 5 / 2])
+    assert energy_drift(d, 2.0) == pytest.approx([0.0002 / 5 / 2])
 
 
 # ----------------------------------------------------------------------------- parallel
@@ -387,7 +408,7 @@ def test_mpi_modes(cfg, reference, tmp_path):
 
 # ----------------------------------------------------------------------------- plain LAMMPS decks
 def test_replica_deck_reproduces_the_workflow_replica(cfg, reference, tmp_path):
-    deck = md.write_replica_deck(cfg, T, 3, 1, reference / "eq.h5", tmp_path)
+    deck = write_replica_deck(cfg, T, 3, 1, reference / "eq.h5", tmp_path)
     lmp = runtime.lammps()
     cwd = os.getcwd()
     try:
@@ -410,8 +431,8 @@ def test_segmented_thermostat_run_follows_one_continuous_run(cfg, tmp_path):
     short = copy.deepcopy(cfg)
     short["protocol"].update(t_high=0.3, t_cool=0.25, hold_tau_alpha=0.01)
     short["protocol"]["segment_walltime"] = 100 * 128 / short["protocol"]["atom_steps_per_second"]
-    md.equilibrate(short, T, 5, tmp_path / "eq.h5", checkpoint_dir=tmp_path / "ck")
-    deck = md.write_input_deck(short, T, 5, tmp_path / "deck")
+    equilibrate(short, T, 5, tmp_path / "eq.h5", checkpoint_dir=tmp_path / "ck")
+    deck = write_input_deck(short, T, 5, tmp_path / "deck")
     text = deck.read_text()
     assert "pair_style lj/smooth/linear 2.5" in text and "minimize 1e-06 1e-08 10000 100000" in text
     assert "unfix thermostat_high\nfix thermostat_cool all nvt temp 5.0 0.64 0.1\nrun 250 start 300 stop 550" in text

@@ -19,12 +19,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from gnn_helpers import structure
 
 from glassdyn import models
-from glassdyn.physics.graphs import build_graph, node_inputs
 from glassdyn.models.interaction_network import GatherPair, InteractionNetwork, pair_index
-
-from gnn_helpers import structure
+from glassdyn.physics.graphs import build_graph, node_inputs
 
 
 def small_graph(n=40, seed=0, cutoff=1.5):

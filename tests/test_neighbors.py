@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import reference_kernels as ref
+
 from glassdyn.physics.neighbors import minimum_image, neighbor_pairs, unordered_pairs, wrap
 
 

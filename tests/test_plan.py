@@ -4,14 +4,14 @@ from __future__ import annotations
 import copy
 import json
 
+import gnn_helpers as gh
 import pytest
 import yaml
 
-import gnn_helpers as gh
 from glassdyn import cli
-from glassdyn.io import storage
 from glassdyn import config as gcfg
 from glassdyn.campaign import plan as P
+from glassdyn.io import storage
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from glassdyn.md import engine as md
+from glassdyn.md.engine import Engine
 from glassdyn.physics import potential
+from glassdyn.physics.protocol import box_vector, particle_types
 
 SYSTEM = {"n_particles": 200, "fraction_a": 0.8, "density": 1.2, "mass": 1.0,
           "epsilon": {"AA": 1.0, "AB": 1.5, "BB": 0.5}, "sigma": {"AA": 1.0, "AB": 0.8, "BB": 0.88},
@@ -21,10 +22,10 @@ def table():
 def lammps_state(seed: int = 3, minimize: bool = True):
     """A KA configuration relaxed by LAMMPS, with LAMMPS' total energy and forces on it."""
     cfg = {"system": SYSTEM}
-    box = md.box_vector(cfg)
-    types = md.particle_types(cfg)
+    box = box_vector(cfg)
+    types = particle_types(cfg)
     rng = np.random.default_rng(seed)
-    eng = md.Engine(cfg)
+    eng = Engine(cfg)
     try:
         eng.create(rng.uniform(0, box[0], (SYSTEM["n_particles"], 3)), types)
         if minimize:
@@ -125,7 +126,7 @@ def test_torch_configuration_energy(table):
 
 @pytest.mark.parametrize("minimize", [True, False])
 def test_energy_and_forces_match_lammps(table, minimize):
-    """Same configuration in LAMMPS (pair_style lj/smooth/linear via md.Engine) and here."""
+    """Same configuration in LAMMPS (pair_style lj/smooth/linear via Engine) and here."""
     x, types, box, pe_lammps, f_lammps = lammps_state(seed=11, minimize=minimize)
     u = potential.potential_energy(x, types, box, table)
     assert abs(u - pe_lammps) <= 1e-10 * abs(pe_lammps)

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import logging
 
+import gnn_helpers as gh
 import numpy as np
 import pytest
 
-import gnn_helpers as gh
 from glassdyn import cli
-from glassdyn.io import structures as F
 from glassdyn.gnn import predict as P
-from glassdyn.io import storage
-from glassdyn.models import load_trained, predict_structure
 from glassdyn.gnn.train import train_cell
+from glassdyn.io import storage
+from glassdyn.io import structures as F
+from glassdyn.models import load_trained, predict_structure
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from glassdyn.campaign import report
-from glassdyn.io import storage
 from glassdyn.cli import main as cli_main
+from glassdyn.io import storage
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TEMPS = {"0.44": (4120.0, [0.13, 130.0, 4120.0]), "0.64": (16.5, [0.1, 1.65, 16.5])}

@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from glassdyn.campaign import resources as cluster
 from glassdyn import config as gcfg
+from glassdyn.campaign import resources as cluster
 from glassdyn.io import storage
 
 ROOT = Path(__file__).resolve().parents[1]

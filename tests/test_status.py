@@ -3,19 +3,18 @@ from __future__ import annotations
 
 import shutil
 
+import gnn_helpers as gh
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-import gnn_helpers as gh
 from glassdyn import cli
-from glassdyn.labels import dynamics
+from glassdyn.campaign import report, status
 from glassdyn.gnn import evaluate as evaluation
-from glassdyn.campaign import report
-from glassdyn.campaign import status
-from glassdyn.io import storage
 from glassdyn.gnn.train import train_cell
+from glassdyn.io import storage
+from glassdyn.labels import dynamics
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glassdyn.labels import extract as labels
 from glassdyn.io import storage
+from glassdyn.labels import extract as labels
 from glassdyn.labels.imported import read_botan_npz
 
 

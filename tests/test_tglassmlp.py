@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import torch
 
-from glassdyn.physics import heterogeneity as het
 from glassdyn.io import storage
-from glassdyn.tglassmlp import train as tg
-from glassdyn.tglassmlp import analysis as tga
-from glassdyn.tglassmlp import transfer
 from glassdyn.models import tglassmlp as net
+from glassdyn.physics import heterogeneity as het
+from glassdyn.tglassmlp import analysis as tga
+from glassdyn.tglassmlp import train as tg
+from glassdyn.tglassmlp import transfer
 
 WEIGHTS = {"mae": 1.0, "variance": 1.0, "correlation": 1.0}
 

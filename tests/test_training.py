@@ -14,14 +14,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from gnn_helpers import small_config, write_labels
 
 from glassdyn import config as gcfg
 from glassdyn import models
+from glassdyn.gnn import ddp
+from glassdyn.gnn.batches import batch_loss, make_batch, random_rotation, rank_slots, rotation_for
+from glassdyn.gnn.data import read_cell, to_graph
+from glassdyn.gnn.ddp import distributed_env
+from glassdyn.gnn.train import LOSS_COLUMNS, train_cell
 from glassdyn.io import storage
-from glassdyn.gnn import train as training
 from glassdyn.models.interaction_network import InteractionNetwork
-
-from gnn_helpers import small_config, write_labels
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +52,7 @@ def test_split_matches_config(data):
 # ----------------------------------------------------------------------------- augmentation
 def test_random_rotations_are_proper_and_uniform():
     rng = np.random.default_rng(0)
-    Rs = np.array([training.random_rotation(rng) for _ in range(4000)])
+    Rs = np.array([random_rotation(rng) for _ in range(4000)])
     np.testing.assert_allclose(Rs @ Rs.transpose(0, 2, 1), np.broadcast_to(np.eye(3), Rs.shape), atol=1e-12)
     np.testing.assert_allclose(np.linalg.det(Rs), 1.0, atol=1e-12)
     # Haar measure: E[R] = 0 and a rotated axis is uniform on the sphere (E[z²] = 1/3, z uniform in [-1, 1]).
@@ -61,16 +64,16 @@ def test_random_rotations_are_proper_and_uniform():
 
 def test_augmentation_rotates_edge_vectors_only(data):
     cfg, train, _ = data
-    arr, attrs = training.read_cell(train[0], 1, True, True, 1.35)
-    g = training.to_graph(arr, attrs["c"], torch.device("cpu"))
-    R = training.rotation_for(7, 0, 0)
-    b = training.make_batch([g], [R])
+    arr, attrs = read_cell(train[0], 1, True, True, 1.35)
+    g = to_graph(arr, attrs["c"], torch.device("cpu"))
+    R = rotation_for(7, 0, 0)
+    b = make_batch([g], [R])
     assert torch.equal(b.edge_index, g.edge_index) and torch.equal(b.x, g.x)
     torch.testing.assert_close(b.edge_vectors, g.edge_vectors @ torch.tensor(R.T, dtype=torch.float32))
     torch.testing.assert_close(b.edge_vectors.norm(dim=1), g.edge_vectors.norm(dim=1))
     # a pure function of (seed, epoch, slot): resumes reproduce it
-    np.testing.assert_array_equal(R, training.rotation_for(7, 0, 0))
-    assert not np.allclose(R, training.rotation_for(7, 0, 1))
+    np.testing.assert_array_equal(R, rotation_for(7, 0, 0))
+    assert not np.allclose(R, rotation_for(7, 0, 1))
 
 
 # ----------------------------------------------------------------------------- loss
@@ -78,8 +81,8 @@ def _graphs(data):
     cfg, train, _ = data
     out = []
     for p in train[:2]:
-        arr, attrs = training.read_cell(p, 1, True, True, 1.35)
-        out.append(training.to_graph(arr, attrs["c"], torch.device("cpu")))
+        arr, attrs = read_cell(p, 1, True, True, 1.35)
+        out.append(to_graph(arr, attrs["c"], torch.device("cpu")))
     return out
 
 
@@ -88,7 +91,7 @@ def test_loss_is_p_weighted_mse_and_skips_unused_decoder(data, p):
     g = _graphs(data)[0]
     torch.manual_seed(0)
     net = InteractionNetwork(16, 2)
-    loss = training.batch_loss(net, training.make_batch([g], [None]), p)
+    loss = batch_loss(net, make_batch([g], [None]), p)
     with torch.no_grad():
         n, e = net(g.x, g.edge_index, g.edge_vectors)
     expect = p * torch.mean((n - g.nodes) ** 2) + (1 - p) * torch.mean((e - g.edges) ** 2)
@@ -104,17 +107,17 @@ def test_batch_of_graphs_is_the_mean_of_per_graph_losses(data):
     g1, g2 = _graphs(data)
     torch.manual_seed(0)
     net = InteractionNetwork(16, 2)
-    rots = [training.rotation_for(1, 0, 0), training.rotation_for(1, 0, 1)]
-    both = training.batch_loss(net, training.make_batch([g1, g2], rots), 0.4)
-    single = [training.batch_loss(net, training.make_batch([g], [R]), 0.4) for g, R in zip((g1, g2), rots)]
+    rots = [rotation_for(1, 0, 0), rotation_for(1, 0, 1)]
+    both = batch_loss(net, make_batch([g1, g2], rots), 0.4)
+    single = [batch_loss(net, make_batch([g], [R]), 0.4) for g, R in zip((g1, g2), rots)]
     torch.testing.assert_close(both, (single[0] + single[1]) / 2, rtol=1e-5, atol=1e-7)
 
 
 def test_rank_slots_cover_the_epoch_like_one_process():
     n = 7
-    one = training.rank_slots(n, 1, 0, 4)
+    one = rank_slots(n, 1, 0, 4)
     assert sum(one, []) == list(range(7))
-    two = [training.rank_slots(n, 2, r, 2) for r in range(2)]
+    two = [rank_slots(n, 2, r, 2) for r in range(2)]
     assert sorted(sum(two[0] + two[1], [])) == list(range(8))       # padded to a multiple of W (wraps)
     for s in range(2):                                               # step s: the same positions as W = 1, G = 4
         assert sorted(two[0][s] + two[1][s]) == list(range(4 * s, 4 * s + 4))
@@ -124,7 +127,7 @@ def test_rank_slots_cover_the_epoch_like_one_process():
 def test_train_cell_outputs_and_formats(data, tmp_path):
     cfg, train, _ = data
     out = tmp_path / "train/botan/T0.64/t1"
-    path = training.train_cell(cfg, "botan", 0.64, 1, train, out)
+    path = train_cell(cfg, "botan", 0.64, 1, train, out)
     assert path == out / "model.pt"
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "loss.csv", "metrics.json", "model.pt"]
     obj = torch.load(out / "model.pt", weights_only=True)
@@ -137,7 +140,7 @@ def test_train_cell_outputs_and_formats(data, tmp_path):
     assert obj["target_stats"]["nodes"]["mean"] == pytest.approx(S.mean(), rel=1e-5)
     assert obj["target_stats"]["nodes"]["std"] == pytest.approx(S.std(), rel=1e-4)
     loss = pd.read_csv(out / "loss.csv")
-    assert list(loss.columns) == training.LOSS_COLUMNS and loss["epoch"].tolist() == [0, 1]
+    assert list(loss.columns) == LOSS_COLUMNS and loss["epoch"].tolist() == [0, 1]
     assert np.isfinite(loss[["train_loss", "val_loss", "val_pearson_nodes", "val_pearson_edges"]].values).all()
     m = json.loads((out / "metrics.json").read_text())
     assert m["best_epoch"] == int(loss["val_loss"].idxmin())
@@ -157,7 +160,7 @@ def test_bf16_precision_trains_and_is_recorded(data, tmp_path):
         c = copy.deepcopy(cfg)
         c["training"]["precision"] = precision
         out = tmp_path / precision
-        path = training.train_cell(c, "botan", 0.64, 1, train, out)
+        path = train_cell(c, "botan", 0.64, 1, train, out)
         runs[precision] = json.loads((out / "metrics.json").read_text())
         obj = torch.load(path, weights_only=True)
         assert all(v.dtype == torch.float32 for v in obj["state_dict"].values())
@@ -168,13 +171,13 @@ def test_bf16_precision_trains_and_is_recorded(data, tmp_path):
 def test_test_configurations_are_refused(data, tmp_path):
     cfg, train, test = data
     with pytest.raises(storage.StorageError, match="never used in training"):
-        training.train_cell(cfg, "ntgnn", 0.64, 1, train + test[:1], tmp_path / "x")
+        train_cell(cfg, "ntgnn", 0.64, 1, train + test[:1], tmp_path / "x")
     assert not (tmp_path / "x" / "model.pt").exists()
 
 
 def test_pretraining_initialises_the_main_training(data, tmp_path):
     cfg, train, _ = data
-    pre = training.train_cell(cfg, "botan", 0.64, 0, train, tmp_path / "pre", pretrain=True)
+    pre = train_cell(cfg, "botan", 0.64, 0, train, tmp_path / "pre", pretrain=True)
     meta = torch.load(pre, weights_only=True)
     assert meta["p"] == 0.0 and meta["stage"] == "pretrain"
     assert json.loads((tmp_path / "pre/metrics.json").read_text())["epochs"] == 1
@@ -182,7 +185,7 @@ def test_pretraining_initialises_the_main_training(data, tmp_path):
     # With a vanishing learning rate the main training ends where the pretraining left the weights.
     c = copy.deepcopy(cfg)
     c["models"]["botan"]["lr"] = 1e-30
-    main = training.train_cell(c, "botan", 0.64, 1, train, tmp_path / "main", pretrained=pre)
+    main = train_cell(c, "botan", 0.64, 1, train, tmp_path / "main", pretrained=pre)
     a, b = torch.load(pre, weights_only=True)["state_dict"], torch.load(main, weights_only=True)["state_dict"]
     for k in a:
         torch.testing.assert_close(a[k], b[k], msg=k)
@@ -208,7 +211,7 @@ def reference_run(data, tmp_path_factory):
     old = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"
     try:
-        training.train_cell(_long(cfg), "botan", 0.64, 1, train, out)
+        train_cell(_long(cfg), "botan", 0.64, 1, train, out)
     finally:
         if old is None:
             os.environ.pop("OMP_NUM_THREADS")
@@ -278,38 +281,38 @@ def test_sigterm_writes_checkpoint_exits_nonzero_and_resumes_exactly(data, tmp_p
 def test_checkpoint_of_other_settings_is_not_resumed(data, tmp_path):
     cfg, train, _ = data
     out = tmp_path / "cell"
-    training.train_cell(cfg, "botan", 0.64, 1, train, out)
+    train_cell(cfg, "botan", 0.64, 1, train, out)
     c = copy.deepcopy(cfg)
     c["models"]["botan"]["lr"] = 2e-3
-    training.train_cell(c, "botan", 0.64, 1, train, out)
+    train_cell(c, "botan", 0.64, 1, train, out)
     assert len(pd.read_csv(out / "loss.csv")) == 2
     assert json.loads((out / "metrics.json").read_text())["lr"] == 2e-3
 
 
 # ----------------------------------------------------------------------------- distributed
 def test_distributed_env_from_torchrun_and_srun(monkeypatch):
-    assert training.distributed_env({}) is None
-    assert training.distributed_env({"SLURM_PROCID": "0", "SLURM_NTASKS": "1"}) is None
-    env = training.distributed_env({"RANK": "1", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "MASTER_ADDR": "h",
+    assert distributed_env({}) is None
+    assert distributed_env({"SLURM_PROCID": "0", "SLURM_NTASKS": "1"}) is None
+    env = distributed_env({"RANK": "1", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "MASTER_ADDR": "h",
                                     "MASTER_PORT": "1234"})
     assert env == {"RANK": "1", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "MASTER_ADDR": "h", "MASTER_PORT": "1234"}
     asked = []
-    monkeypatch.setattr(training, "_first_slurm_host", lambda nodelist: asked.append(nodelist) or "node01")
-    env = training.distributed_env({"SLURM_PROCID": "3", "SLURM_NTASKS": "4", "SLURM_LOCALID": "1",
+    monkeypatch.setattr(ddp, "_first_slurm_host", lambda nodelist: asked.append(nodelist) or "node01")
+    env = distributed_env({"SLURM_PROCID": "3", "SLURM_NTASKS": "4", "SLURM_LOCALID": "1",
                                     "SLURM_JOB_ID": "4242", "SLURM_JOB_NODELIST": "node[01-02]"})
     assert asked == ["node[01-02]"]
     assert env["RANK"] == "3" and env["WORLD_SIZE"] == "4" and env["LOCAL_RANK"] == "1"
     assert env["MASTER_ADDR"] == "node01"
     assert env["MASTER_PORT"] == str(15000 + 4242 * 16 % 20000)
     # the same job id gives every rank the same port; another job another one
-    other = training.distributed_env({"SLURM_PROCID": "0", "SLURM_NTASKS": "4", "SLURM_JOB_ID": "4243"})
+    other = distributed_env({"SLURM_PROCID": "0", "SLURM_NTASKS": "4", "SLURM_JOB_ID": "4243"})
     assert other["MASTER_PORT"] != env["MASTER_PORT"] and other["RANK"] == "0"
 
 
 def test_first_slurm_host_without_scontrol_is_localhost(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert training._first_slurm_host("node[01-02]") == "127.0.0.1"
-    assert training._first_slurm_host(None) == "127.0.0.1"
+    assert ddp._first_slurm_host("node[01-02]") == "127.0.0.1"
+    assert ddp._first_slurm_host(None) == "127.0.0.1"
 
 
 @pytest.mark.slow
@@ -319,13 +322,13 @@ def test_two_gloo_ranks_stay_in_sync_and_match_one_process(data, tmp_path):
     c2 = copy.deepcopy(cfg)
     c2["training"]["ranks"] = 2
     c2["models"]["botan"].update(graphs_per_step=1, epochs=3)
-    training.train_cell(c2, "botan", 0.64, 1, train, tmp_path / "w2")
+    train_cell(c2, "botan", 0.64, 1, train, tmp_path / "w2")
     m = json.loads((tmp_path / "w2/metrics.json").read_text())
     assert m["ranks"] == 2 and m["ddp_max_weight_difference"] == 0.0
     c1 = copy.deepcopy(c2)
     c1["training"]["ranks"] = 1
     c1["models"]["botan"]["graphs_per_step"] = 2
-    training.train_cell(c1, "botan", 0.64, 1, train, tmp_path / "w1")
+    train_cell(c1, "botan", 0.64, 1, train, tmp_path / "w1")
     a = torch.load(tmp_path / "w2/checkpoint.pt", weights_only=False)["model"]
     b = torch.load(tmp_path / "w1/checkpoint.pt", weights_only=False)["model"]
     for k in a:

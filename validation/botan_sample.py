@@ -7,7 +7,7 @@ with 32 iso-configurational replicas at t = 4120 ≈ τα. This script
 1. reads every file with :func:`glassdyn.datasets.read_botan_npz`,
 2. computes S_i and E_ij with :func:`glassdyn.labels.labels_from_positions`
    (graph from :mod:`glassdyn.graphs`, r_e = 2.0) and writes labels.h5 files,
-3. trains BOTAN (p = 0.4) with :func:`glassdyn.training.train_cell` on the
+3. trains BOTAN (p = 0.4) with :func:`glassdyn.train_cell` on the
    10 training configurations (the last ``--validation`` of them validate and
    choose the checkpoint), for ``--epochs`` or until ``--minutes`` run out,
 4. evaluates the 2 test configurations with
@@ -43,10 +43,11 @@ import pandas as pd
 from glassdyn import config as gcfg
 from glassdyn import models
 from glassdyn.gnn import evaluate as evaluation
+from glassdyn.gnn.batches import random_rotation
+from glassdyn.gnn.train import train_cell
 from glassdyn.io import storage
-from glassdyn.gnn import train as training
-from glassdyn.labels.imported import read_botan_npz
 from glassdyn.labels.extract import labels_from_positions
+from glassdyn.labels.imported import read_botan_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 T, TAU_ALPHA, TIME = 0.44, 4120.0, 4120.0
@@ -94,7 +95,7 @@ def rotation_consistency(model_file: Path, label_file: Path, n: int = 4) -> dict
     rng = np.random.default_rng(0)
     rho_n, rho_e = [], []
     for _ in range(n):
-        R = training.random_rotation(rng)
+        R = random_rotation(rng)
         rot = models.predict_graph(trained, d["types"], d["edge_index"], d["edge_vectors"] @ R.T.astype(np.float32))
         rho_n.append(evaluation.pearson(base["nodes"], rot["nodes"]))
         rho_e.append(evaluation.pearson(base["edges"], rot["edges"]))
@@ -127,7 +128,7 @@ def main(argv=None) -> int:
     print(f"labels of {len(train_files) + len(test_files)} configurations: {t_labels:.0f} s; fit on {fit}, "
           f"validate on {val}, test on {[f.name for f in test_files]}", flush=True)
 
-    model_file = training.train_cell(cfg, "botan", T, 0, train_labels, out, time_budget_s=60 * args.minutes)
+    model_file = train_cell(cfg, "botan", T, 0, train_labels, out, time_budget_s=60 * args.minutes)
     metrics = json.loads((out / "metrics.json").read_text())
     evaluation.evaluate_cell(cfg, model_file, test_labels, out / "eval.csv")
     ev = pd.read_csv(out / "eval.csv")

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from glassdyn import config as gcfg
-from glassdyn.labels.imported import read_botan_npz
 from glassdyn.labels.extract import labels_from_positions
+from glassdyn.labels.imported import read_botan_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 README = {"S_A": 0.70, "S_B": 1.26, "edges": 166_000, "AA_pairs_1.35": 36_000}

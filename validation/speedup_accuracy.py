@@ -39,6 +39,8 @@ import sys
 import time
 from pathlib import Path
 
+from glassdyn.gnn.train import train_cell
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "validation"), str(ROOT / "benchmarks")]
 
@@ -47,12 +49,11 @@ VARIANTS = ("plain", "fast", "fast-bf16")
 
 def run_variant(variant: str, seed: int, args) -> dict:
     """Train and evaluate one variant in this process; returns its numbers."""
+    import botan_sample
     import pandas as pd
     import torch
 
-    import botan_sample
     from glassdyn.gnn import evaluate as evaluation
-    from glassdyn.gnn import train as training
     from glassdyn.models.interaction_network import InteractionNetwork
 
     torch.set_num_threads(args.threads)
@@ -71,7 +72,7 @@ def run_variant(variant: str, seed: int, args) -> dict:
     test_labels = botan_sample.write_labels(test_files, len(train_files), cfg, labels_dir)
     cell = out / variant / f"seed{seed}"
     t0 = time.perf_counter()
-    model_file = training.train_cell(cfg, "botan", botan_sample.T, 0, train_labels, cell)
+    model_file = train_cell(cfg, "botan", botan_sample.T, 0, train_labels, cell)
     wall = time.perf_counter() - t0
     metrics = json.loads((cell / "metrics.json").read_text())
     evaluation.evaluate_cell(cfg, model_file, test_labels, cell / "eval.csv")

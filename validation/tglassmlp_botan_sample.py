@@ -28,13 +28,13 @@ import numpy as np
 import torch
 
 from glassdyn import config as gcfg
-from glassdyn.physics import descriptors as D
-from glassdyn.md import inherent
-from glassdyn.io import storage
-from glassdyn.tglassmlp import train as tg
-from glassdyn.labels.imported import read_botan_npz
 from glassdyn.gnn.evaluate import pearson
+from glassdyn.io import storage
 from glassdyn.labels.extract import labels_from_positions
+from glassdyn.labels.imported import read_botan_npz
+from glassdyn.md import inherent
+from glassdyn.physics import descriptors as D
+from glassdyn.tglassmlp import train as tg
 
 ROOT = Path(__file__).resolve().parents[1]
 T, TIME = 0.44, 4120.0

@@ -42,6 +42,8 @@ import yaml
 
 from glassdyn import config as gcfg
 from glassdyn.campaign.workflow import snakefile as workflow_snakefile
+from glassdyn.md.checkpoint import thermo_steps
+from glassdyn.physics.protocol import sampling_plan
 
 #: Bytes per particle of equilibrated.h5: positions + velocities (f8) + type (i1) + image (i4).
 _EQUILIBRATED_BYTES_PER_PARTICLE = 3 * 8 + 3 * 8 + 1 + 3 * 4
@@ -162,13 +164,12 @@ def labels_bytes(cfg: dict, T: str, replicas: int | None, edge_labels: bool = Tr
 
 def replicas_bytes(cfg: dict, T: str) -> float:
     """Size of one replicas.h5: unwrapped positions (R, n_t, N, 3) f8, initial velocities, thermo records."""
-    from glassdyn.md import engine as md
 
     n = cfg["system"]["n_particles"]
     p = cfg["protocol"]
-    plan = md.sampling_plan(cfg, float(T))
+    plan = sampling_plan(cfg, float(T))
     last = int(plan.steps[-1])
-    n_thermo = len(md.thermo_steps(0, last, p["thermo_every"], plan.steps)) + 1
+    n_thermo = len(thermo_steps(0, last, p["thermo_every"], plan.steps)) + 1
     r = p["replicas"]
     return r * len(plan.steps) * n * 3 * 8 + r * n * 3 * 8 + n * (3 * 8 + 1) + n_thermo * (8 + 4 * 8 * r)
 

@@ -24,6 +24,7 @@ import re
 from typing import Mapping
 
 from glassdyn import config as cfgmod
+from glassdyn.physics.protocol import equilibration_stages, sampling_plan
 
 MB = 1.0e6
 #: Resident memory of one Python process with numpy/scipy/h5py/LAMMPS loaded (bytes).
@@ -103,13 +104,12 @@ def md_ranks(cfg: dict, stage: str) -> int:
 
 def md_steps(cfg: dict, T: str | float, stage: str) -> int:
     """MD steps one job runs in total (all replicas for ``replicas``); minimisation not counted."""
-    from glassdyn.md import engine as md
 
     if stage not in MD_STAGES:
         raise ValueError(f"unknown MD stage {stage!r} (one of {MD_STAGES})")
     if stage == "equilibrate":
-        return sum(s.stop - s.start for s in md.equilibration_stages(cfg, float(T)))
-    return int(cfg["protocol"]["replicas"]) * int(md.sampling_plan(cfg, float(T)).steps[-1])
+        return sum(s.stop - s.start for s in equilibration_stages(cfg, float(T)))
+    return int(cfg["protocol"]["replicas"]) * int(sampling_plan(cfg, float(T)).steps[-1])
 
 
 def md_seconds(cfg: dict, T: str | float, stage: str) -> float:

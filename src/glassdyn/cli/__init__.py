@@ -13,7 +13,11 @@ import logging
 import sys
 
 from glassdyn import config as cfgmod
+from glassdyn.gnn.train import train_cell
 from glassdyn.md import runtime
+from glassdyn.md.deck import write_input_deck, write_replica_deck
+from glassdyn.md.equilibrate import equilibrate
+from glassdyn.md.replicas import run_replicas
 
 
 def _load_cfg(args) -> dict:
@@ -50,21 +54,21 @@ def _md_cfg(a) -> dict:
 
 def cmd_equilibrate(a):
     from glassdyn.md import engine as md
-    md.equilibrate(_md_cfg(a), a.T, a.c, a.output, checkpoint_dir=a.checkpoint_dir,
+    equilibrate(_md_cfg(a), a.T, a.c, a.output, checkpoint_dir=a.checkpoint_dir,
                    keep_checkpoints=a.keep_checkpoints)
 
 
 def cmd_replicas(a):
     from glassdyn.md import engine as md
-    md.run_replicas(_md_cfg(a), a.T, a.c, a.input, a.output, checkpoint_dir=a.checkpoint_dir,
+    run_replicas(_md_cfg(a), a.T, a.c, a.input, a.output, checkpoint_dir=a.checkpoint_dir,
                     keep_checkpoints=a.keep_checkpoints)
 
 
 def cmd_md_deck(a):
     from glassdyn.md import engine as md
     cfg = _md_cfg(a)
-    path = (md.write_replica_deck(cfg, a.T, a.c, a.replica, a.input, a.output_dir) if a.input
-            else md.write_input_deck(cfg, a.T, a.c, a.output_dir))
+    path = (write_replica_deck(cfg, a.T, a.c, a.replica, a.input, a.output_dir) if a.input
+            else write_input_deck(cfg, a.T, a.c, a.output_dir))
     print(path)
 
 
@@ -81,8 +85,7 @@ def cmd_dynamics(a):
 
 # ---------------------------------------------------------------- learning
 def cmd_train(a):
-    from glassdyn.gnn import train as training
-    training.train_cell(_load_cfg(a), a.model, a.T, a.time_index, a.labels, a.output_dir,
+    train_cell(_load_cfg(a), a.model, a.T, a.time_index, a.labels, a.output_dir,
                         pretrained=a.pretrained, pretrain=a.pretrain)
 
 

@@ -7,6 +7,7 @@ from typing import Any, Iterable
 
 from glassdyn.config.errors import ConfigError
 
+
 def temperature_key(T: float) -> str:
     """Canonical text of a temperature, used in paths and wildcards: 0.44, 0.5 -> '0.50'."""
     return f"{float(T):.2f}" if round(float(T), 2) == float(T) else f"{float(T):g}"

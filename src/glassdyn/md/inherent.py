@@ -11,7 +11,7 @@ At the minimum LAMMPS gives, per particle:
   and its surface area p_i = Σ_faces area (σ_AA²), summed from the per-face
   local array (``neighbors yes``: atom ID, neighbour ID, face area).
 
-The KA potential is set by :func:`glassdyn.md.potential_commands`, the same
+The KA potential is set by :func:`glassdyn.potential_commands`, the same
 commands every MD run uses.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from glassdyn.md import engine as md
-from glassdyn.md import runtime
 from glassdyn.io import storage
+from glassdyn.md import runtime
+from glassdyn.md.engine import create_system, potential_description
 from glassdyn.physics.neighbors import minimum_image, wrap
 
 log = logging.getLogger("glassdyn.inherent")
@@ -52,7 +52,7 @@ def minimize_structure(cfg: dict, positions: np.ndarray, types: np.ndarray, box:
     n = len(x)
     lmp = runtime.lammps()
     try:
-        md.create_system(lmp, cfg, x, types, box)
+        create_system(lmp, cfg, x, types, box)
         lmp.command("thermo_style custom step pe fnorm fmax")
         if prerelax:
             lmp.command("min_style cg")
@@ -128,6 +128,6 @@ def inherent_structure(cfg: dict, input_path: str | Path, output: str | Path) ->
         "iterations": res["iterations"],
         "energy_per_particle": res["energy_per_particle"],
         "lammps_version": res["lammps_version"],
-        "potential": md.potential_description(cfg),
+        "potential": potential_description(cfg),
         "source": str(input_path),
     })

@@ -36,13 +36,16 @@ import numpy as np
 import torch
 
 from glassdyn import config as cfgmod
-from glassdyn.md import engine as md
-from glassdyn.physics import potential
 from glassdyn.io import storage
-from glassdyn.ogn import trajectories
-from glassdyn.physics.graphs import build_graph
+from glassdyn.md.engine import Engine
 from glassdyn.models import ogn as ognmod
+from glassdyn.models.device import resolve_device
+from glassdyn.ogn import trajectories
+from glassdyn.physics import potential
+from glassdyn.physics.graphs import build_graph
 from glassdyn.physics.neighbors import wrap
+from glassdyn.physics.protocol import box_vector
+from glassdyn.physics.thermodynamics import relative_energy_change
 
 log = logging.getLogger("glassdyn.simulator")
 
@@ -52,12 +55,6 @@ ROLLOUT_COLUMNS = ["variant", "source", "k", "trajectory", "engine", "step", "ti
 
 
 # ----------------------------------------------------------------------------- helpers
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def transition_target(positions: np.ndarray, velocities: np.ndarray, t: int, k: int) -> np.ndarray:
     """[r(t+k) − r(t), v(t+k) − v(t)] (N, 6) of one trajectory; ``positions`` unwrapped (S+1, N, 3)."""
     return np.concatenate([positions[t + k] - positions[t], velocities[t + k] - velocities[t]], axis=-1)
@@ -287,13 +284,13 @@ def md_rollout(system_cfg: dict, types: np.ndarray, positions: np.ndarray, veloc
     (a too-long time step can blow up); frames after a failure are NaN.
     """
     sysc = {"system": dict(system_cfg, timestep=float(timestep))}
-    box = md.box_vector(sysc)
+    box = box_vector(sysc)
     n = len(types)
     pos = np.full((n_steps + 1, n, 3), np.nan)
     vel = np.full((n_steps + 1, n, 3), np.nan)
     xw = wrap(positions, box)
     shift = np.round((positions - xw) / box) * box
-    eng = md.Engine(sysc)
+    eng = Engine(sysc)
     error = None
     try:
         eng.create(xw, types, velocities)
@@ -463,7 +460,7 @@ def summarize_rollouts(cfg: dict, rollout_csvs: list[str | Path], metrics_files:
                 "variant": variant, "source": source, "engine": engine, "k": int(g.k.iloc[0]), "steps": last,
                 "trajectories": int(g.trajectory.nunique()),
                 "rmse_position": float(end.rmse_position.mean()), "rmse_velocity": float(end.rmse_velocity.mean()),
-                "energy_drift": float(np.mean(np.abs(e1 - e0) / np.abs(e0))),
+                "relative_energy_change": float(np.mean(relative_energy_change(e0, e1))),
                 "momentum_per_particle": float(np.mean(np.sqrt(end.px ** 2 + end.py ** 2 + end.pz ** 2))),
                 "paper_rmse_position": ref.get("position_rmse") if source == ref.get("source") and engine == "ogn" else None,
                 "paper_rmse_velocity": ref.get("velocity_rmse") if source == ref.get("source") and engine == "ogn" else None,

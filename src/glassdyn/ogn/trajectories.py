@@ -17,13 +17,13 @@ Two kinds of source (SCIENCE.md §6, Liu et al. §4.1):
 Each trajectory records S + 1 frames (steps 0..S) of unwrapped positions and
 velocities, with LAMMPS' per-particle energies. The interaction is the
 campaign's ``system`` (ε, σ, cutoffs, mass) set up by
-:class:`glassdyn.md.Engine`; only N, the box and Δt differ for the states.
+:class:`glassdyn.Engine`; only N, the box and Δt differ for the states.
 
 File layout (``results/ogn/data/{source}/{split}.h5``): ``types`` (N,) i1,
 ``box`` (3,), ``positions`` (n_traj, S+1, N, 3) f8 unwrapped, ``velocities``
 (n_traj, S+1, N, 3) f8, ``steps`` (S+1,) i8, ``thermo/{etotal,pe,ke,temp}``
 (n_traj, S+1) per particle; attrs ``source``, ``split``, ``timestep``,
-``T_target``, ``T_measured``, ``seeds``, ``energy_drift`` (n_traj,),
+``T_target``, ``T_measured``, ``seeds``, ``max_energy_deviation`` (n_traj,),
 ``lammps_version``, ``potential``, ``protocol``.
 """
 from __future__ import annotations
@@ -35,8 +35,11 @@ from pathlib import Path
 import numpy as np
 
 from glassdyn import config as cfgmod
-from glassdyn.md import engine as md
 from glassdyn.io import storage
+from glassdyn.md.engine import Engine, potential_description
+from glassdyn.md.replicas import read_equilibrated
+from glassdyn.physics.protocol import box_vector, maxwell_boltzmann_velocities, particle_types
+from glassdyn.physics.thermodynamics import max_energy_deviation
 
 log = logging.getLogger("glassdyn.trajectories")
 
@@ -45,7 +48,7 @@ TRAJECTORY_DATASETS = ("types", "box", "positions", "velocities")
 
 # ----------------------------------------------------------------------------- systems
 def state_system(cfg: dict, timestep: float | None = None) -> dict:
-    """A config dict for :class:`md.Engine` of the OGN box: the campaign interaction with
+    """A config dict for :class:`Engine` of the OGN box: the campaign interaction with
     N = ogn.system.n_particles in a cube of edge ogn.system.box_length (density N/L³)."""
     o = cfg["ogn"]["system"]
     system = dict(cfg["system"])
@@ -67,7 +70,7 @@ def source_seed(source: str, split: str, stage: str) -> int:
 
 
 # ----------------------------------------------------------------------------- recording
-def record_nve(eng: md.Engine, steps: int) -> dict[str, np.ndarray]:
+def record_nve(eng: Engine, steps: int) -> dict[str, np.ndarray]:
     """Run ``steps`` NVE steps (``fix nve`` must be active), recording every step.
 
     Returns ``positions`` (S+1, N, 3) unwrapped (x + image·L, continuous),
@@ -88,12 +91,6 @@ def record_nve(eng: md.Engine, steps: int) -> dict[str, np.ndarray]:
     return {"positions": pos, "velocities": vel, "thermo": thermo}
 
 
-def energy_drift(etotal: np.ndarray) -> np.ndarray:
-    """max_t |E(t) − E(0)| / |E(0)| of each trajectory (rows of ``etotal``)."""
-    e = np.asarray(etotal, dtype=float)
-    return np.max(np.abs(e - e[:, :1]), axis=1) / np.abs(e[:, 0])
-
-
 def _stack(records: list[dict]) -> dict[str, np.ndarray]:
     th = np.stack([r["thermo"] for r in records])
     return {"positions": np.stack([r["positions"] for r in records]),
@@ -102,14 +99,14 @@ def _stack(records: list[dict]) -> dict[str, np.ndarray]:
 
 
 def _write(output, data: dict, types, box, attrs: dict, steps: int) -> Path:
-    drift = energy_drift(data["thermo/etotal"])
-    attrs = dict(attrs, energy_drift=drift.tolist(), T_measured=float(np.mean(data["thermo/temp"])))
+    deviation = max_energy_deviation(data["thermo/etotal"])
+    attrs = dict(attrs, max_energy_deviation=deviation.tolist(), T_measured=float(np.mean(data["thermo/temp"])))
     return storage.write_h5(output, {"types": np.asarray(types, np.int8), "box": np.asarray(box, float),
                                      "steps": np.arange(steps + 1, dtype=np.int64), **data}, attrs)
 
 
 # ----------------------------------------------------------------------------- the small-box states
-def prepare_state(eng: md.Engine, cfg: dict, state: str, split: str) -> np.ndarray:
+def prepare_state(eng: Engine, cfg: dict, state: str, split: str) -> np.ndarray:
     """Bring a fresh OGN box to the recorded state; returns the types (N,) (A → 0, B → 1).
 
     Random placement → minimisation (protocol.minimize) → Maxwell–Boltzmann
@@ -120,13 +117,13 @@ def prepare_state(eng: md.Engine, cfg: dict, state: str, split: str) -> np.ndarr
     o = cfg["ogn"]
     st = o["states"][state]
     sysc = state_system(cfg)
-    types = md.particle_types(sysc)
-    box = md.box_vector(sysc)
+    types = particle_types(sysc)
+    box = box_vector(sysc)
     rng = np.random.default_rng(source_seed(state, split, "placement"))
     eng.create(rng.uniform(0.0, box[0], size=(eng.n, 3)), types)
     eng.minimize(cfg["protocol"]["minimize"])
     T = float(st["T"])
-    eng.set_velocities(md.maxwell_boltzmann_velocities(eng.n, T, float(cfg["system"]["mass"]),
+    eng.set_velocities(maxwell_boltzmann_velocities(eng.n, T, float(cfg["system"]["mass"]),
                                                        source_seed(state, split, "velocities")))
     eng.command("fix integrate all nve")
     if st["rescale_steps"] > 0:
@@ -151,7 +148,7 @@ def state_trajectories(cfg: dict, state: str, split: str, output: str | Path) ->
     plan = o["data"][split]
     sysc = state_system(cfg)
     t0 = time.perf_counter()
-    eng = md.Engine(sysc)
+    eng = Engine(sysc)
     try:
         types = prepare_state(eng, cfg, state, split)
         records = []
@@ -164,10 +161,10 @@ def state_trajectories(cfg: dict, state: str, split: str, output: str | Path) ->
         eng.close()
     st = o["states"][state]
     T_target = float(st["quench_to"]) if st.get("quench_to") is not None else float(st["T"])
-    out = _write(output, _stack(records), types, md.box_vector(sysc), {
+    out = _write(output, _stack(records), types, box_vector(sysc), {
         "source": state, "split": split, "timestep": sysc["system"]["timestep"], "T_target": T_target,
         "seeds": [source_seed(state, split, "placement"), source_seed(state, split, "velocities")],
-        "lammps_version": int(version), "potential": md.potential_description(sysc),
+        "lammps_version": int(version), "potential": potential_description(sysc),
         "protocol": {"state": st, "data": o["data"], "thermostat_damping": o["thermostat_damping"],
                      "minimize": cfg["protocol"]["minimize"], "n_particles": sysc["system"]["n_particles"],
                      "box_length": o["system"]["box_length"]},
@@ -191,12 +188,12 @@ def campaign_trajectories(cfg: dict, T: float, split: str, inputs: list[str | Pa
     camp = cfg["ogn"]["campaign"]
     steps = int(camp[f"{split}_steps"])
     sysc = campaign_system(cfg)
-    eng = md.Engine(sysc)
+    eng = Engine(sysc)
     t0 = time.perf_counter()
     records, types = [], None
     try:
         for path in inputs:
-            frame = md.read_equilibrated(path, cfg)
+            frame = read_equilibrated(path, cfg)
             v, _ = storage.read_h5(path, ["velocities"])
             types = frame["types"]
             eng.create(frame["positions"], types, v["velocities"])
@@ -205,10 +202,10 @@ def campaign_trajectories(cfg: dict, T: float, split: str, inputs: list[str | Pa
         version = eng.version
     finally:
         eng.close()
-    out = _write(output, _stack(records), types, md.box_vector(cfg), {
+    out = _write(output, _stack(records), types, box_vector(cfg), {
         "source": f"T{cfgmod.temperature_key(T)}", "split": split, "timestep": sysc["system"]["timestep"],
         "T_target": float(T), "seeds": [], "configurations": [str(p) for p in inputs],
-        "lammps_version": int(version), "potential": md.potential_description(sysc),
+        "lammps_version": int(version), "potential": potential_description(sysc),
         "protocol": {"campaign": camp, "n_particles": cfg["system"]["n_particles"]},
     }, steps)
     log.info("OGN data T=%s/%s: %d trajectories x %d steps in %.1f s -> %s", cfgmod.temperature_key(T), split,

@@ -34,10 +34,11 @@ import numpy as np
 import pandas as pd
 
 from glassdyn import config as gcfg
+from glassdyn.io import storage
+from glassdyn.md import inherent
+from glassdyn.md.engine import create_system
 from glassdyn.physics import descriptors as desc
 from glassdyn.physics import heterogeneity as het
-from glassdyn.md import inherent
-from glassdyn.io import storage
 from glassdyn.tglassmlp import train as tg
 
 log = logging.getLogger("glassdyn.tglassmlp_analysis")
@@ -59,7 +60,6 @@ def decorrelate(cfg: dict, positions: np.ndarray, types: np.ndarray, box: np.nda
     """Positions (N, 3) after Nosé–Hoover NVT MD at T for ``duration`` (τ) from fresh Maxwell–Boltzmann
     velocities (``velocity create``, zero momentum), with the campaign's potential, time step and
     ``protocol.thermostat_damping``."""
-    from glassdyn.md import engine as md
     from glassdyn.md import runtime
 
     x = np.mod(np.asarray(positions, dtype=np.float64), box)
@@ -67,7 +67,7 @@ def decorrelate(cfg: dict, positions: np.ndarray, types: np.ndarray, box: np.nda
     steps = int(round(duration / float(cfg["system"]["timestep"])))
     lmp = runtime.lammps()
     try:
-        md.create_system(lmp, cfg, x, types, box)
+        create_system(lmp, cfg, x, types, box)
         lmp.command(f"velocity all create {float(T)!r} {int(seed)} dist gaussian mom yes rot no")
         damp = float(cfg["protocol"]["thermostat_damping"])
         lmp.command(f"fix gd_nvt all nvt temp {float(T)!r} {float(T)!r} {damp!r}")

@@ -36,10 +36,10 @@ import pandas as pd
 import torch
 
 from glassdyn import config as gcfg
-from glassdyn.physics import descriptors as desc
-from glassdyn.io import storage
 from glassdyn.gnn.evaluate import EVAL_COLUMNS, pearson
+from glassdyn.io import storage
 from glassdyn.models import tglassmlp as net
+from glassdyn.physics import descriptors as desc
 
 log = logging.getLogger("glassdyn.tglassmlp")
 

@@ -32,9 +32,9 @@ import pandas as pd
 import torch
 
 from glassdyn import config as gcfg
+from glassdyn.gnn.evaluate import pearson
 from glassdyn.io import storage
 from glassdyn.tglassmlp import train as tg
-from glassdyn.gnn.evaluate import pearson
 
 log = logging.getLogger("glassdyn.transfer")
 

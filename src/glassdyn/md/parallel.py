@@ -1,0 +1,73 @@
+"""How one MD job uses its processes: the MPI world, OpenMP threads and replica groups."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from glassdyn.md import runtime
+
+log = logging.getLogger(__name__)
+
+
+# =========================================================================== parallel
+@dataclass
+class Parallel:
+    """How one MD job uses its processes: MPI world, OpenMP threads, replica groups."""
+
+    world: Any = None  # mpi4py communicator (None: serial without MPI)
+    omp_threads: int = 1
+    replica_groups: int = 1
+
+    @property
+    def rank(self) -> int:
+        return 0 if self.world is None else self.world.Get_rank()
+
+    @property
+    def size(self) -> int:
+        return 1 if self.world is None else self.world.Get_size()
+
+    def barrier(self) -> None:
+        if self.world is not None and self.size > 1:
+            self.world.Barrier()
+
+
+def parallel_settings(cfg: dict) -> Parallel:
+    """MPI COMM_WORLD (as started by ``mpiexec -n N``) plus the ``parallel`` config section."""
+    par = cfg.get("parallel", {}) or {}
+    runtime.preload_mpi()
+    from mpi4py import MPI
+
+    world = MPI.COMM_WORLD
+    p = Parallel(world=world, omp_threads=int(par.get("omp_threads", 1)),
+                 replica_groups=int(par.get("replica_groups", 1)))
+    want = int(par.get("mpi_ranks", p.size // max(1, p.replica_groups))) * p.replica_groups
+    if p.size != want and p.rank == 0:
+        log.warning("running on %d MPI ranks; the configuration asks for %d (parallel.mpi_ranks x replica_groups) "
+                    "— start the job with `%s -n %d`", p.size, want, runtime.mpiexec(), want)
+    return p
+
+
+def on_root(comm, fn, *args, **kwargs):
+    """Run ``fn`` on rank 0 of ``comm`` and share its result with every rank.
+
+    An exception is raised unchanged on rank 0 and as a RuntimeError with the
+    same message on the other ranks, so all ranks stop together.
+    """
+    size = 1 if comm is None else comm.Get_size()
+    rank = 0 if comm is None else comm.Get_rank()
+    result, error = None, None
+    if rank == 0:
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:
+            if size == 1:
+                raise
+            error = exc
+    if size > 1:
+        result, message = comm.bcast((result, None if error is None else f"{type(error).__name__}: {error}"), root=0)
+        if error is not None:
+            raise error
+        if message is not None:
+            raise RuntimeError(f"rank 0 failed: {message}")
+    return result
