@@ -1,7 +1,7 @@
 """Time the label extraction of one configuration (all sampling times, R replicas).
 
 Measures each kernel of :mod:`glassdyn.labels` on one configuration and the
-whole :func:`glassdyn.labels.labels_from_positions` (graph, S, E on every
+whole :func:`glassdyn.labels_from_positions` (graph, S, E on every
 edge, C_B, relative motion, D²_min, F_s, MSD), and its peak memory.
 
 Data:
@@ -33,8 +33,19 @@ from pathlib import Path
 import numpy as np
 
 from glassdyn import config as gcfg
-from glassdyn.labels import extract as labels
+from glassdyn.labels.extract import extract_labels, label_settings, labels_from_positions
 from glassdyn.physics.neighbors import neighbor_pairs
+from glassdyn.physics.observables import (
+    bond_breaking,
+    displacements,
+    mean_squared_displacement,
+    nonaffine,
+    pair_cutoffs,
+    pair_distances,
+    propensity,
+    relative_motion,
+    self_intermediate_scattering,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,7 +94,7 @@ def best_of(fn, repeat: int) -> tuple[float, float]:
 
 def kernels(d: dict, cfg: dict, repeat: int) -> list[tuple[str, tuple[float, float]]]:
     """Per-kernel times for the whole configuration (summed over sampling times)."""
-    st = labels.label_settings(cfg)
+    st = label_settings(cfg)
     x0, box, types = d["initial_positions"], d["box"], d["types"]
     pos = d["positions"]
     n_t = pos.shape[1]
@@ -92,33 +103,33 @@ def kernels(d: dict, cfg: dict, repeat: int) -> list[tuple[str, tuple[float, flo
     i, j, vec, dist = neighbor_pairs(x0, box, r_max)
     half = np.flatnonzero((i < j) & (dist <= st["cutoff"]))
     nn = np.flatnonzero(dist <= st["relative_motion_cutoff"])
-    cut_in = labels.pair_cutoffs(types, i, j, st["sigma"], st["a_in"])
-    cut_out = labels.pair_cutoffs(types, i, j, st["sigma"], st["a_out"])
+    cut_in = pair_cutoffs(types, i, j, st["sigma"], st["a_in"])
+    cut_out = pair_cutoffs(types, i, j, st["sigma"], st["a_out"])
     bc = np.flatnonzero(dist < cut_in)
-    drs = [labels.displacements(pos[:, t], x0) for t in range(n_t)]
+    drs = [displacements(pos[:, t], x0) for t in range(n_t)]
     a = types == 0
 
     def each(fn):
         return best_of(lambda: [fn(dr) for dr in drs], repeat)
 
     rows += [
-        ("propensity S", each(labels.propensity)),
+        ("propensity S", each(propensity)),
         ("pair distances |r_ij(t)| (i<j, shared by E and C_B)", each(
-            lambda dr: labels.pair_distances(dr, vec[half], box, i[half], j[half]))),
+            lambda dr: pair_distances(dr, vec[half], box, i[half], j[half]))),
         ("bond breaking C_B (own distances)", each(
-            lambda dr: labels.bond_breaking(dist[bc], labels.pair_distances(dr, vec[bc], box, i[bc], j[bc]),
+            lambda dr: bond_breaking(dist[bc], pair_distances(dr, vec[bc], box, i[bc], j[bc]),
                                             i[bc], cut_in[bc], cut_out[bc], len(types)))),
-        ("relative motion R", each(lambda dr: labels.relative_motion(dr, i[nn], j[nn]))),
-        ("non-affine D2min", each(lambda dr: labels.nonaffine(dr, i[nn], j[nn], vec[nn]))),
-        ("F_s^A and MSD_A", each(lambda dr: (labels.self_intermediate_scattering(dr, st["k"], a),
-                                             labels.mean_squared_displacement(dr, a)))),
+        ("relative motion R", each(lambda dr: relative_motion(dr, i[nn], j[nn]))),
+        ("non-affine D2min", each(lambda dr: nonaffine(dr, i[nn], j[nn], vec[nn]))),
+        ("F_s^A and MSD_A", each(lambda dr: (self_intermediate_scattering(dr, st["k"], a),
+                                             mean_squared_displacement(dr, a)))),
     ]
     return rows
 
 
 def whole(d: dict, cfg: dict, repeat: int) -> tuple[tuple[float, float], float, dict]:
     def run():
-        return labels.labels_from_positions(d["types"], d["box"], d["initial_positions"], d["positions"],
+        return labels_from_positions(d["types"], d["box"], d["initial_positions"], d["positions"],
                                             d["times"], cfg)
     t = best_of(run, repeat)
     tracemalloc.start()
@@ -138,7 +149,7 @@ def rule(d: dict, cfg: dict, repeat: int) -> tuple[float, float]:
         src = storage.write_h5(Path(tmp) / "replicas.h5",
                                {k: d[k] for k in ("types", "box", "initial_positions", "times", "positions")},
                                {"T": 0.44, "c": 0})
-        return best_of(lambda: labels.extract_labels(cfg, src, Path(tmp) / "labels.h5"), repeat)
+        return best_of(lambda: extract_labels(cfg, src, Path(tmp) / "labels.h5"), repeat)
 
 
 def report(name: str, d: dict, cfg: dict, repeat: int, rows_out: list) -> None:

@@ -17,7 +17,7 @@ from scipy.spatial import cKDTree
 
 from glassdyn import config as gcfg
 from glassdyn.io import storage
-from glassdyn.labels import extract as glabels
+from glassdyn.labels.extract import labels_from_positions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,7 +67,7 @@ def write_labels(cfg: dict, folder: Path, configurations, replicas: int = 4) -> 
     for c in configurations:
         types, box, x0 = structure(cfg["system"]["n_particles"], seed=1000 + c)
         pos = replica_positions(types, box, x0, t["times"], replicas, seed=2000 + c)
-        lab = glabels.labels_from_positions(types, box, x0, pos, np.asarray(t["times"]), cfg)
+        lab = labels_from_positions(types, box, x0, pos, np.asarray(t["times"]), cfg)
         path = folder / f"labels/T{key}/c{c:04d}.h5"
         storage.write_h5(path, lab, {"T": float(t["T"]), "c": int(c), "cutoff": cfg["graph"]["cutoff"]})
         out.append(path)

@@ -11,7 +11,7 @@ import pytest
 
 from glassdyn.io import storage
 from glassdyn.labels import dynamics
-from glassdyn.labels import extract as labels
+from glassdyn.labels.extract import extract_labels
 
 TRUE = {"A": 0.7, "tau_s": 0.4, "beta_s": 1.6, "tau_alpha": 50.0, "beta": 0.8}
 K = 2 * math.pi
@@ -103,7 +103,7 @@ def campaign(tmp_path_factory, paper_config):
     for c in range(3):
         rep = _replicas(tmp / f"r{c}.h5", c, times, with_checks=(c != 2))
         reps.append(rep)
-        labs.append(labels.extract_labels(cfg, rep, tmp / f"c{c}.h5"))
+        labs.append(extract_labels(cfg, rep, tmp / f"c{c}.h5"))
     out = (tmp / "dynamics.csv", tmp / "dynamics.json", tmp / "dynamics.png")
     summary = dynamics.temperature_dynamics(cfg, "0.64", labs, reps, *out)
     return cfg, times, reps, labs, out, summary
@@ -167,7 +167,7 @@ def test_few_times_record_nan_without_failing(tmp_path, campaign):
     few = np.array([0.1, 1.65, 16.5])
     cfg["temperatures"] = [{"T": 0.64, "tau_alpha": 16.5, "times": few.tolist()}]
     rep = _replicas(tmp_path / "r.h5", 0, few, with_checks=True)
-    lab = labels.extract_labels(cfg, rep, tmp_path / "c.h5")
+    lab = extract_labels(cfg, rep, tmp_path / "c.h5")
     paths = (tmp_path / "d.csv", tmp_path / "d.json", tmp_path / "d.png")
     dynamics.temperature_dynamics(cfg, 0.64, [lab], [rep], *paths)
     info = json.loads(paths[1].read_text())

@@ -13,8 +13,8 @@ import yaml
 
 from glassdyn import config as gcfg
 from glassdyn.io import storage
-from glassdyn.labels import extract as glabels
 from glassdyn.labels import imported as D
+from glassdyn.labels.extract import labels_from_positions
 from glassdyn.physics.graphs import build_graph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def test_botan_import_is_labels_from_positions(tmp_path):
         out = D.import_labels(cfg, "0.64", c, files, tmp_path / f"labels/T0.64/c{c:04d}.h5")
         got, attrs = storage.read_h5(out)
         types, box, x0, pos = truth[c]
-        want = glabels.labels_from_positions(types, np.full(3, gcfg.box_length(cfg)), x0, pos, np.array(TIMES), cfg)
+        want = labels_from_positions(types, np.full(3, gcfg.box_length(cfg)), x0, pos, np.array(TIMES), cfg)
         assert set(want) <= set(got)
         for k, v in want.items():
             np.testing.assert_allclose(got[k], v, rtol=1e-6, atol=1e-6, err_msg=k)
@@ -151,7 +151,7 @@ def test_glassbench_import_writes_node_labels_only(tmp_path):
     for absent in ("pair_distance_change", "relative_motion", "nonaffine", "fs_A", "msd_A"):
         assert absent not in got and absent in attrs["absent"]
     # node models read it; an edge model is told what is missing
-    from glassdyn.gnn.train import read_cell
+    from glassdyn.gnn.data import read_cell
 
     d, _ = read_cell(out, 1, need_nodes=True, need_edges=False, edge_eval_cutoff=1.35)
     np.testing.assert_allclose(d["propensity"], md_prop[3], rtol=1e-6)

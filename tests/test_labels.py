@@ -8,8 +8,19 @@ import pytest
 import reference_kernels as ref
 
 from glassdyn.io import storage
-from glassdyn.labels import extract as labels
+from glassdyn.labels.extract import extract_labels, label_settings, labels_from_positions
+from glassdyn.physics.heterogeneity import chi4
 from glassdyn.physics.neighbors import neighbor_pairs
+from glassdyn.physics.observables import (
+    bond_breaking,
+    mean_squared_displacement,
+    nonaffine,
+    pair_distance_change,
+    pair_distances,
+    propensity,
+    relative_motion,
+    self_intermediate_scattering,
+)
 
 NODE_LABELS = ("propensity", "bond_breaking", "relative_motion", "nonaffine")
 LABELS_H5 = {  # docs/architecture.md: name -> (dtype, shape given N, E, n_t, R)
@@ -37,7 +48,7 @@ def system():
 @pytest.fixture(scope="module")
 def computed(system, paper_config):
     types, box, x0, x, times = system
-    return labels.labels_from_positions(types, box, x0, x, times, paper_config)
+    return labels_from_positions(types, box, x0, x, times, paper_config)
 
 
 def test_system_exercises_the_edge_cases(system, paper_config):
@@ -52,7 +63,7 @@ def test_system_exercises_the_edge_cases(system, paper_config):
 
 def test_all_labels_match_brute_force(system, computed, paper_config):
     types, box, x0, x, times = system
-    want = ref.labels(types, box, x0, x, labels.label_settings(paper_config))
+    want = ref.labels(types, box, x0, x, label_settings(paper_config))
     np.testing.assert_array_equal(computed["edge_index"], want["edge_index"])
     np.testing.assert_allclose(computed["edge_vectors"], want["edge_vectors"], atol=1e-6)
     np.testing.assert_allclose(computed["pair_distance_change"], want["pair_distance_change"], atol=2e-5)
@@ -72,7 +83,7 @@ def test_labels_h5_layout(tmp_path, system, paper_config):
                            "requested_times": times, "steps": np.round(times / 0.001).astype(np.int64),
                            "positions": x, "initial_velocities": np.zeros((x.shape[0], len(types), 3))},
                      {"T": 0.64, "c": 7, "replicas": x.shape[0], "timestep": 0.001})
-    out = labels.extract_labels(paper_config, rep, tmp_path / "labels" / "c0007.h5")
+    out = extract_labels(paper_config, rep, tmp_path / "labels" / "c0007.h5")
     data, attrs = storage.read_h5(out)
     n, n_rep, n_t = len(types), x.shape[0], x.shape[1]
     e = data["edge_index"].shape[1]
@@ -84,7 +95,7 @@ def test_labels_h5_layout(tmp_path, system, paper_config):
     for key in ("cutoff", "a_in", "a_out", "k", "relative_motion_cutoff"):
         assert key in attrs
     assert np.all((data["positions"] >= 0) & (data["positions"] < box))
-    direct = labels.labels_from_positions(types, box, x0, x, times, paper_config)
+    direct = labels_from_positions(types, box, x0, x, times, paper_config)
     for name in NODE_LABELS + ("pair_distance_change",):
         np.testing.assert_array_equal(data[name], direct[name])
 
@@ -94,11 +105,11 @@ def test_unwrapping_inconsistent_with_t0_is_an_error(tmp_path, system, paper_con
     bad = x.copy()
     bad[:, :, 4] += box            # particle 4 stored one box away: its "displacement" would be L
     with pytest.raises(ValueError, match="unwrapped"):
-        labels.labels_from_positions(types, box, x0, bad, times, paper_config)
+        labels_from_positions(types, box, x0, bad, times, paper_config)
     rep = tmp_path / "replicas.h5"
     storage.write_h5(rep, {"types": types, "box": box, "initial_positions": x0, "times": times, "positions": bad})
     with pytest.raises(storage.StorageError, match="replicas.h5"):
-        labels.extract_labels(paper_config, rep, tmp_path / "labels.h5")
+        extract_labels(paper_config, rep, tmp_path / "labels.h5")
     assert not (tmp_path / "labels.h5").exists()
 
 
@@ -110,7 +121,7 @@ def _same_labels(a, b, names=NODE_LABELS + ("pair_distance_change", "fs_A", "msd
 def test_invariant_under_global_translation(system, computed, paper_config):
     types, box, x0, x, times = system
     shift = np.array([0.37, -1.3, 2.0]) * box      # includes whole and partial box lengths
-    moved = labels.labels_from_positions(types, box, x0 + shift, x + shift, times, paper_config)
+    moved = labels_from_positions(types, box, x0 + shift, x + shift, times, paper_config)
     np.testing.assert_array_equal(moved["edge_index"], computed["edge_index"])
     np.testing.assert_allclose(moved["edge_vectors"], computed["edge_vectors"], atol=1e-5)
     _same_labels(moved, computed)
@@ -120,7 +131,7 @@ def test_invariant_under_per_particle_box_shifts(system, computed, paper_config)
     """Shifting one particle's whole trajectory (t = 0 included) by box vectors changes nothing."""
     types, box, x0, x, times = system
     k = np.random.default_rng(7).integers(-2, 3, size=x0.shape) * box
-    moved = labels.labels_from_positions(types, box, x0 + k, x + k, times, paper_config)
+    moved = labels_from_positions(types, box, x0 + k, x + k, times, paper_config)
     _same_labels(moved, computed)
 
 
@@ -132,7 +143,7 @@ def test_invariant_under_cubic_symmetry(system, computed, paper_config):
     y = x[..., perm]
     y0[:, 1] = box[1] - y0[:, 1]
     y[..., 1] = box[1] - y[..., 1]
-    moved = labels.labels_from_positions(types, box, y0, y, times, paper_config)
+    moved = labels_from_positions(types, box, y0, y, times, paper_config)
     np.testing.assert_array_equal(moved["edge_index"], computed["edge_index"])
     _same_labels(moved, computed)
 
@@ -140,7 +151,7 @@ def test_invariant_under_cubic_symmetry(system, computed, paper_config):
 def test_invariant_under_replica_order(system, computed, paper_config):
     types, box, x0, x, times = system
     order = [2, 0, 1]
-    moved = labels.labels_from_positions(types, box, x0, x[order], times, paper_config)
+    moved = labels_from_positions(types, box, x0, x[order], times, paper_config)
     _same_labels(moved, computed, NODE_LABELS + ("pair_distance_change",))
     np.testing.assert_allclose(moved["fs_A"], computed["fs_A"][order])
 
@@ -151,14 +162,14 @@ def test_rigid_translation_of_each_replica():
     c = np.array([[0.3, -0.2, 0.1], [5.0, 1.0, -7.0]])          # second one leaves the box
     dr = np.repeat(c[:, None, :], len(x0), axis=1)
     p = neighbor_pairs(x0, box, 2.0)
-    np.testing.assert_allclose(labels.propensity(dr), np.mean(np.linalg.norm(c, axis=1)))
-    np.testing.assert_allclose(labels.pair_distance_change(dr, p.vectors, box, p.i, p.j), 0, atol=1e-5)
+    np.testing.assert_allclose(propensity(dr), np.mean(np.linalg.norm(c, axis=1)))
+    np.testing.assert_allclose(pair_distance_change(dr, p.vectors, box, p.i, p.j), 0, atol=1e-5)
     nn = p.distances <= 1.6
     has_nb = np.bincount(p.i[nn], minlength=len(x0)) > 0
-    assert np.all(labels.relative_motion(dr, p.i[nn], p.j[nn])[has_nb] < 1e-12)
-    np.testing.assert_allclose(labels.nonaffine(dr, p.i[nn], p.j[nn], p.vectors[nn]), 0, atol=1e-12)
-    r_t = labels.pair_distances(dr, p.vectors, box, p.i, p.j)
-    cb = labels.bond_breaking(p.distances, r_t, p.i, np.full(len(p.i), 1.4), np.full(len(p.i), 1.8), len(x0))
+    assert np.all(relative_motion(dr, p.i[nn], p.j[nn])[has_nb] < 1e-12)
+    np.testing.assert_allclose(nonaffine(dr, p.i[nn], p.j[nn], p.vectors[nn]), 0, atol=1e-12)
+    r_t = pair_distances(dr, p.vectors, box, p.i, p.j)
+    cb = bond_breaking(p.distances, r_t, p.i, np.full(len(p.i), 1.4), np.full(len(p.i), 1.8), len(x0))
     np.testing.assert_array_equal(cb, 1.0)
 
 
@@ -170,13 +181,13 @@ def test_nonaffine_vanishes_for_an_affine_deformation_and_not_otherwise():
     f = np.array([[1.05, 0.02, -0.03], [0.01, 0.97, 0.04], [-0.02, 0.03, 1.02]])
     dr = ((x0 - 20.0) @ f.T - (x0 - 20.0))[None]
     p = neighbor_pairs(x0, box, 1.6)
-    d = labels.nonaffine(dr, p.i, p.j, p.vectors)
+    d = nonaffine(dr, p.i, p.j, p.vectors)
     three = np.bincount(p.i, minlength=len(x0)) >= 3
     assert three.sum() > 40
     np.testing.assert_allclose(d[three], 0, atol=1e-12)
     noisy = dr + 0.05 * rng.normal(size=dr.shape)
     four = np.bincount(p.i, minlength=len(x0)) >= 4     # three neighbours are always fitted exactly
-    assert np.all(labels.nonaffine(noisy, p.i, p.j, p.vectors)[four] > 1e-6)
+    assert np.all(nonaffine(noisy, p.i, p.j, p.vectors)[four] > 1e-6)
 
 
 def test_pair_distance_change_uses_the_minimum_image_at_t():
@@ -185,7 +196,7 @@ def test_pair_distance_change_uses_the_minimum_image_at_t():
     x0 = np.array([[1.0, 1.0, 1.0], [2.0, 1.0, 1.0]])
     dr = np.array([[[0.0, 0, 0], [3.5, 0, 0]]])                  # separation 4.5 > 3 -> image at 1.5
     p = neighbor_pairs(x0, box, 2.0)
-    e = labels.pair_distance_change(dr, p.vectors, box, p.i, p.j)
+    e = pair_distance_change(dr, p.vectors, box, p.i, p.j)
     np.testing.assert_allclose(e, [0.5, 0.5], atol=1e-6)
 
 
@@ -199,14 +210,14 @@ def test_self_intermediate_scattering_is_the_angular_average():
     phi = np.arange(m) * math.pi * (3 - math.sqrt(5))
     n = np.stack([np.sqrt(1 - z * z) * np.cos(phi), np.sqrt(1 - z * z) * np.sin(phi), z], axis=1)
     want = np.cos(k * dr @ n.T).mean(axis=(1, 2))
-    np.testing.assert_allclose(labels.self_intermediate_scattering(dr, k), want, atol=1e-4)
+    np.testing.assert_allclose(self_intermediate_scattering(dr, k), want, atol=1e-4)
     mask = np.arange(30) < 10
-    np.testing.assert_allclose(labels.mean_squared_displacement(dr, mask),
+    np.testing.assert_allclose(mean_squared_displacement(dr, mask),
                                [np.mean(np.sum(dr[r, :10] ** 2, axis=1)) for r in range(2)])
 
 
 def test_chi4_matches_loops():
     q = np.random.default_rng(13).uniform(size=(17, 4))
-    got = labels.chi4(q, 3277)
+    got = chi4(q, 3277)
     for t in range(4):
         assert got[t] == pytest.approx(ref.chi4(list(q[:, t]), 3277), rel=1e-10)

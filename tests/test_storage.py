@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from glassdyn.io import storage
-from glassdyn.labels import extract as labels
+from glassdyn.labels.extract import extract_labels
 from glassdyn.labels.imported import read_botan_npz
 
 
@@ -61,7 +61,7 @@ def test_extract_labels_names_a_truncated_replicas_file(tmp_path, paper_config):
     with open(p, "r+b") as fh:
         fh.truncate(p.stat().st_size - 1000)
     with pytest.raises(storage.StorageError, match=r"md/replicas\.h5"):
-        labels.extract_labels(paper_config, p, tmp_path / "labels.h5")
+        extract_labels(paper_config, p, tmp_path / "labels.h5")
     assert not (tmp_path / "labels.h5").exists()
 
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from glassdyn import config as cfgmod
 from glassdyn.io import storage
-from glassdyn.labels.extract import chi4
+from glassdyn.physics.heterogeneity import chi4
 
 log = logging.getLogger(__name__)
 

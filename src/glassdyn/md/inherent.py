@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
+from glassdyn.io.provenance import provenance
 from glassdyn.md import runtime
 from glassdyn.md.engine import create_system, potential_description
 from glassdyn.physics.neighbors import minimum_image, wrap
@@ -95,6 +97,10 @@ def minimize_structure(cfg: dict, positions: np.ndarray, types: np.ndarray, box:
     }
 
 
+#: What the inherent structure reads: the potential and the minimiser settings.
+READS = reads("system", "tglassmlp.inherent")
+
+
 def inherent_structure(cfg: dict, input_path: str | Path, output: str | Path) -> Path:
     """Rule ``inherent``: the IS of the t = 0 frame in ``input_path`` (``equilibrated.h5`` or a labels file).
 
@@ -104,6 +110,7 @@ def inherent_structure(cfg: dict, input_path: str | Path, output: str | Path) ->
     image); attributes T, c, the minimiser settings, fnorm, fmax, iterations,
     energy_per_particle, lammps_version, potential.
     """
+    cfg = config_slice(cfg, READS)
     settings = cfg["tglassmlp"]["inherent"]
     data, attrs = storage.read_h5(input_path, ["positions", "types", "box"])
     res = minimize_structure(cfg, data["positions"], data["types"], data["box"], settings)
@@ -130,4 +137,5 @@ def inherent_structure(cfg: dict, input_path: str | Path, output: str | Path) ->
         "lammps_version": res["lammps_version"],
         "potential": potential_description(cfg),
         "source": str(input_path),
+        "provenance": provenance(cfg, [input_path]),
     })

@@ -10,7 +10,24 @@ from glassdyn.md import runtime
 log = logging.getLogger(__name__)
 
 
-# =========================================================================== parallel
+@dataclass(frozen=True)
+class Execution:
+    """How an MD job runs, never what it computes, so none of it is a rerun trigger.
+
+    MPI ranks, OpenMP threads, replica groups and the restart-segment length
+    change a trajectory only through the order of floating-point sums (the
+    last bits, never the physics): a job is not rerun when they change, and a
+    checkpoint written under other settings is resumed. Each output records the
+    settings it was made with.
+    """
+
+    mpi_ranks: int = 1
+    omp_threads: int = 1
+    replica_groups: int = 1
+    segment_steps: int = 1_000_000
+    keep_checkpoints: bool = False
+
+
 @dataclass
 class Parallel:
     """How one MD job uses its processes: MPI world, OpenMP threads, replica groups."""
@@ -32,19 +49,17 @@ class Parallel:
             self.world.Barrier()
 
 
-def parallel_settings(cfg: dict) -> Parallel:
-    """MPI COMM_WORLD (as started by ``mpiexec -n N``) plus the ``parallel`` config section."""
-    par = cfg.get("parallel", {}) or {}
+def parallel_settings(run: Execution) -> Parallel:
+    """MPI COMM_WORLD (as started by ``mpiexec -n N``) with the job's threads and replica groups."""
     runtime.preload_mpi()
-    from mpi4py import MPI
+    from mpi4py import MPI  # after preload_mpi: mpi4py needs libmpi loaded globally
 
     world = MPI.COMM_WORLD
-    p = Parallel(world=world, omp_threads=int(par.get("omp_threads", 1)),
-                 replica_groups=int(par.get("replica_groups", 1)))
-    want = int(par.get("mpi_ranks", p.size // max(1, p.replica_groups))) * p.replica_groups
+    p = Parallel(world=world, omp_threads=run.omp_threads, replica_groups=run.replica_groups)
+    want = run.mpi_ranks * run.replica_groups
     if p.size != want and p.rank == 0:
-        log.warning("running on %d MPI ranks; the configuration asks for %d (parallel.mpi_ranks x replica_groups) "
-                    "— start the job with `%s -n %d`", p.size, want, runtime.mpiexec(), want)
+        log.warning("running on %d MPI ranks; the job asks for %d (parallel.mpi_ranks x replica_groups) "
+                    "— start it with `%s -n %d`", p.size, want, runtime.mpiexec(), want)
     return p
 
 

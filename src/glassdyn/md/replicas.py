@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from glassdyn import config as cfgmod
+from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
 from glassdyn.io.progress import Progress
+from glassdyn.io.provenance import provenance
 from glassdyn.io.storage import StorageError
 from glassdyn.md.checkpoint import (
     Checkpoint,
@@ -18,12 +20,11 @@ from glassdyn.md.checkpoint import (
     _remove_tree,
     fingerprint,
     segment_ends,
-    segment_steps,
     thermo_steps,
 )
 from glassdyn.md.engine import Engine, potential_description, run_chunks
-from glassdyn.md.equilibrate import _default_checkpoint_dir
-from glassdyn.md.parallel import Parallel, on_root, parallel_settings
+from glassdyn.md.equilibrate import default_checkpoint_dir
+from glassdyn.md.parallel import Execution, Parallel, on_root, parallel_settings
 from glassdyn.physics.protocol import (
     SamplingPlan,
     box_vector,
@@ -40,7 +41,11 @@ class MDCheckError(ValueError):
     """A physics check of an MD run failed (energy drift, initial temperature)."""
 
 
-# =========================================================================== replicas
+#: What the replicas read: the system, R, the thermo interval and the sampling times of T.
+#: ``protocol.checks`` is a gate (a job fails or not; its file is the same) and reaches the step
+#: as ``checks``, not as a rerun trigger; rule ``dynamics`` re-checks every replica with the current values.
+READS = reads("system", "protocol.replicas", "protocol.thermo_every", "temperatures[T].times")
+
 EQUILIBRATED_DATASETS = ("positions", "types", "box")
 
 
@@ -60,12 +65,12 @@ def read_equilibrated(path: str | Path, cfg: dict) -> dict[str, np.ndarray]:
 
 
 def _replica_fingerprint(cfg: dict, T: float, c: int, r: int, frame: dict) -> str:
+    """What replica r depends on: the step's configuration slice, its identity and the frame's content."""
     h = hashlib.sha256()
     for k in EQUILIBRATED_DATASETS:
         h.update(np.ascontiguousarray(frame[k]).tobytes())
-    return fingerprint({"kind": "replica", "system": cfg["system"], "T": cfgmod.temperature_key(T), "c": int(c),
-                        "r": int(r), "times": cfgmod.temperature(cfg, T)["times"],
-                        "thermo_every": cfg["protocol"]["thermo_every"], "frame": h.hexdigest()})
+    return fingerprint({"step": "replicas", "config": cfg, "T": cfgmod.temperature_key(T), "c": int(c), "r": int(r),
+                        "frame": h.hexdigest()})
 
 
 def replica_thermo_steps(cfg: dict, plan: SamplingPlan) -> list[int]:
@@ -75,7 +80,7 @@ def replica_thermo_steps(cfg: dict, plan: SamplingPlan) -> list[int]:
 
 
 def _run_one_replica(cfg: dict, T: float, c: int, r: int, frame: dict, eng: Engine, rank: int, folder: Path,
-                     progress: Progress, steps_after: int = 0) -> None:
+                     seg: int, progress: Progress, steps_after: int = 0) -> None:
     """Run (or finish) replica ``r`` and write ``folder/r<r>.h5``; never redoes saved work."""
     done_path = folder / f"r{r:04d}.h5"
     fp = _replica_fingerprint(cfg, T, c, r, frame)
@@ -95,7 +100,6 @@ def _run_one_replica(cfg: dict, T: float, c: int, r: int, frame: dict, eng: Engi
             return
     plan = sampling_plan(cfg, T)
     last = int(plan.steps[-1])
-    seg = segment_steps(cfg)
     record = replica_thermo_steps(cfg, plan)
     samples = [int(s) for s in plan.steps]
     ck = Checkpoint(folder / f"r{r:04d}", fp)
@@ -133,9 +137,11 @@ def _run_one_replica(cfg: dict, T: float, c: int, r: int, frame: dict, eng: Engi
         ck.remove()
 
 
-def check_replicas(cfg: dict, T: float, drift: np.ndarray, temperature0: np.ndarray) -> None:
-    """Raise :class:`MDCheckError` unless every drift < max_energy_drift and mean T(0) is within tolerance of T."""
-    chk = cfg["protocol"]["checks"]
+def check_replicas(chk: dict, T: float, drift: np.ndarray, temperature0: np.ndarray) -> None:
+    """Raise :class:`MDCheckError` unless every drift < max_energy_drift and mean T(0) is within tolerance of T.
+
+    ``chk`` is ``protocol.checks``: ``max_energy_drift`` (per unit time), ``temperature_tolerance`` (relative).
+    """
     bad = np.flatnonzero(~(drift < chk["max_energy_drift"]))
     if bad.size:
         raise MDCheckError(f"NVE energy drift too large in replicas {bad.tolist()}: "
@@ -159,8 +165,8 @@ def _replica_groups(par: Parallel, n_replicas: int):
     return comm, color, g, comm.Get_rank() if comm is not None else 0
 
 
-def run_replicas(cfg: dict, T: float, c: int, equilibrated_path: str | Path, output: str | Path,
-                 checkpoint_dir: str | Path | None = None, keep_checkpoints: bool = False) -> Path:
+def run_replicas(cfg: dict, T: float, c: int, equilibrated_path: str | Path, output: str | Path, *, checks: dict,
+                 run: Execution = Execution(), checkpoint_dir: str | Path | None = None) -> Path:
     """The iso-configurational ensemble of configuration ``c`` (SCIENCE.md §3).
 
     R = protocol.replicas NVE runs from the equilibrated frame, replica r with
@@ -168,15 +174,17 @@ def run_replicas(cfg: dict, T: float, c: int, equilibrated_path: str | Path, out
     run to the last sampling step. With ``parallel.replica_groups`` = G > 1 and
     G·k MPI ranks, G groups of k ranks run replicas r ≡ g (mod G) side by side.
 
-    Checks before writing (:func:`check_replicas`): energy drift of every
-    replica and the mean initial kinetic temperature; a failure raises
-    :class:`MDCheckError` and nothing is written.
+    Checks before writing (:func:`check_replicas` with ``checks`` =
+    ``protocol.checks``): energy drift of every replica and the mean initial
+    kinetic temperature; a failure raises :class:`MDCheckError` and nothing is
+    written.
     """
-    par = parallel_settings(cfg)
+    cfg = config_slice(cfg, READS, T=T)
+    par = parallel_settings(run)
     T, c = float(T), int(c)
     n_rep = int(cfg["protocol"]["replicas"])
     plan = sampling_plan(cfg, T)
-    folder = Path(checkpoint_dir or _default_checkpoint_dir(output, "replicas"))
+    folder = Path(checkpoint_dir or default_checkpoint_dir(output, "replicas"))
     frame = on_root(par.world, read_equilibrated, equilibrated_path, cfg)
     comm, group, n_groups, grank = _replica_groups(par, n_rep)
     mine = [r for r in range(n_rep) if r % n_groups == group]
@@ -187,24 +195,28 @@ def run_replicas(cfg: dict, T: float, c: int, equilibrated_path: str | Path, out
         folder.mkdir(parents=True, exist_ok=True)
         log.info("replicas T=%s c=%d: R=%d to step %d (t = %g), %d group(s) of %d rank(s), segments of %d steps",
                  cfgmod.temperature_key(T), c, n_rep, last, plan.times[-1], n_groups, par.size // n_groups,
-                 segment_steps(cfg))
+                 run.segment_steps)
     par.barrier()
     try:
         for i, r in enumerate(mine):
-            _run_one_replica(cfg, T, c, r, frame, eng, grank, folder, progress, last * (len(mine) - i - 1))
+            _run_one_replica(cfg, T, c, r, frame, eng, grank, folder, run.segment_steps, progress,
+                             last * (len(mine) - i - 1))
     finally:
         lammps_version = eng.version
         eng.close()
         if comm is not None:
             comm.Free()
     par.barrier()
-    on_root(par.world, _assemble_replicas, cfg, T, c, frame, plan, folder, output, n_rep, lammps_version,
-                 keep_checkpoints)
+    on_root(par.world, _assemble_replicas, cfg, T, c, frame, plan, folder, output, lammps_version,
+            {"checks": checks, "keep_checkpoints": run.keep_checkpoints, "mpi_ranks": par.size,
+             "omp_threads": par.omp_threads, "input": equilibrated_path})
     par.barrier()
     return Path(output)
 
 
-def _assemble_replicas(cfg, T, c, frame, plan, folder: Path, output, n_rep, lammps_version, keep_checkpoints):
+def _assemble_replicas(cfg, T, c, frame, plan, folder: Path, output, lammps_version, job: dict):
+    """Check the finished replicas and write ``replicas.h5`` (rank 0)."""
+    n_rep = int(cfg["protocol"]["replicas"])
     frames, thermo, v0, seeds, t0 = [], [], [], [], []
     for r in range(n_rep):
         d, a = storage.read_h5(folder / f"r{r:04d}.h5")
@@ -216,7 +228,7 @@ def _assemble_replicas(cfg, T, c, frame, plan, folder: Path, output, n_rep, lamm
     thermo = np.stack(thermo)  # (R, n_th, 5)
     drift = energy_drift(thermo[:, :, 1], float(plan.times[-1]))
     t0 = np.asarray(t0)
-    check_replicas(cfg, T, drift, t0)
+    check_replicas(job["checks"], T, drift, t0)
     storage.write_h5(output, {
         "types": frame["types"], "box": frame["box"], "initial_positions": frame["positions"],
         "times": plan.times, "requested_times": plan.requested_times, "steps": plan.steps,
@@ -227,10 +239,12 @@ def _assemble_replicas(cfg, T, c, frame, plan, folder: Path, output, n_rep, lamm
     }, {
         "T": float(T), "c": int(c), "seeds": seeds, "replicas": n_rep, "timestep": float(cfg["system"]["timestep"]),
         "lammps_version": int(lammps_version), "potential": potential_description(cfg),
-        "thermo_units": "energies per particle", "checks": cfg["protocol"]["checks"],
+        "thermo_units": "energies per particle", "checks": job["checks"],
         "max_energy_drift": float(drift.max()), "mean_temperature0": float(t0.mean()),
+        "mpi_ranks": job["mpi_ranks"], "omp_threads": job["omp_threads"],
+        "provenance": provenance(cfg, [job["input"]], T=float(T), c=int(c)),
     })
     log.info("replicas T=%s c=%d: wrote %s (max drift %.2e per unit time, mean T(0) = %.4f)",
              cfgmod.temperature_key(T), c, output, drift.max(), t0.mean())
-    if not keep_checkpoints:
+    if not job["keep_checkpoints"]:
         _remove_tree(folder)

@@ -27,12 +27,20 @@ from scipy.optimize import curve_fit
 from glassdyn.physics.neighbors import wrap
 
 
-def chi4(configuration_means: np.ndarray, n_a: int) -> float:
-    """χ4 = N_A (⟨C̄²⟩ − ⟨C̄⟩²) from the per-configuration means C̄ (n_conf,)."""
-    q = np.asarray(configuration_means, dtype=np.float64)
-    if q.size < 2:
-        return float("nan")
-    return float(n_a * (np.mean(q * q) - np.mean(q) ** 2))
+def chi4(q_bar: np.ndarray, n_a: int) -> float | np.ndarray:
+    """Four-point susceptibility χ4 = N_A (⟨Q̄²⟩ − ⟨Q̄⟩²) (dimensionless).
+
+    ``q_bar`` (S, ...) holds one particle-averaged quantity Q̄ per sample
+    (trajectory or configuration) along axis 0; the moments are over the
+    samples. A float for 1-d input, an array over the trailing axes otherwise;
+    NaN with fewer than two samples.
+    """
+    q = np.asarray(q_bar, dtype=np.float64)
+    if q.shape[0] < 2:
+        out = np.full(q.shape[1:], np.nan)
+    else:
+        out = n_a * (np.mean(q * q, axis=0) - np.mean(q, axis=0) ** 2)
+    return float(out) if out.ndim == 0 else out
 
 
 def wave_vectors(box: np.ndarray, q_max: float) -> np.ndarray:
