@@ -10,20 +10,21 @@ import pandas as pd
 import pytest
 
 from glassdyn.io import storage
-from glassdyn.labels import dynamics
+from glassdyn.labels.dynamics import temperature_dynamics
 from glassdyn.labels.extract import extract_labels
+from glassdyn.physics.relaxation import crossing_time, double_stretched_exponential, fit_relaxation
 
 TRUE = {"A": 0.7, "tau_s": 0.4, "beta_s": 1.6, "tau_alpha": 50.0, "beta": 0.8}
 K = 2 * math.pi
 
 
 def _f(t):
-    return dynamics.double_stretched_exponential(t, *TRUE.values())
+    return double_stretched_exponential(t, *TRUE.values())
 
 
 def test_fit_recovers_known_parameters():
     t = np.geomspace(0.1, 1000, 14)
-    fit = dynamics.fit_relaxation(t, _f(t))
+    fit = fit_relaxation(t, _f(t))
     assert fit["success"] and fit["reason"] == ""
     for k, v in TRUE.items():
         assert fit[k] == pytest.approx(v, rel=1e-6), k
@@ -36,7 +37,7 @@ def test_fit_recovers_known_parameters():
 def test_fit_with_noise_reports_a_consistent_error():
     t = np.geomspace(0.1, 1000, 14)
     f = _f(t) + np.random.default_rng(0).normal(0, 0.005, len(t))
-    fit = dynamics.fit_relaxation(t, f)
+    fit = fit_relaxation(t, f)
     assert fit["success"]
     assert 0 < fit["tau_alpha_err"] < 0.2 * fit["tau_alpha"]
     assert abs(fit["tau_alpha"] - TRUE["tau_alpha"]) < 4 * fit["tau_alpha_err"]
@@ -45,14 +46,14 @@ def test_fit_with_noise_reports_a_consistent_error():
 def test_fit_labels_the_slow_component_alpha():
     """Started from either ordering, the slower decay is reported as τα."""
     t = np.geomspace(0.1, 1000, 14)
-    fit = dynamics.fit_relaxation(t, _f(t), tau_guess=0.5)
+    fit = fit_relaxation(t, _f(t), tau_guess=0.5)
     assert fit["tau_alpha"] == pytest.approx(TRUE["tau_alpha"], rel=1e-4)
     assert fit["tau_s"] < fit["tau_alpha"]
 
 
 def test_too_few_times_give_nan_and_a_reason():
     t = np.array([0.1, 1.65, 16.5])
-    fit = dynamics.fit_relaxation(t, _f(t))
+    fit = fit_relaxation(t, _f(t))
     assert not fit["success"] and math.isnan(fit["tau_alpha"]) and "3 sampling times" in fit["reason"]
 
 
@@ -60,9 +61,9 @@ def test_crossing_time_is_log_interpolated():
     t = np.array([1.0, 10.0, 100.0])
     f = np.array([0.9, 0.5, 0.1])                      # linear in log10 t: f = 0.9 - 0.4 log10 t
     want = 10 ** ((0.9 - 1 / math.e) / 0.4)
-    assert dynamics.crossing_time(t, f) == pytest.approx(want, rel=1e-12)
-    assert math.isnan(dynamics.crossing_time(t, np.array([0.9, 0.8, 0.7])))
-    assert math.isnan(dynamics.crossing_time(t, np.array([0.3, 0.2, 0.1])))
+    assert crossing_time(t, f) == pytest.approx(want, rel=1e-12)
+    assert math.isnan(crossing_time(t, np.array([0.9, 0.8, 0.7])))
+    assert math.isnan(crossing_time(t, np.array([0.3, 0.2, 0.1])))
 
 
 # --------------------------------------------------------------------------- end to end
@@ -105,7 +106,7 @@ def campaign(tmp_path_factory, paper_config):
         reps.append(rep)
         labs.append(extract_labels(cfg, rep, tmp / f"c{c}.h5"))
     out = (tmp / "dynamics.csv", tmp / "dynamics.json", tmp / "dynamics.png")
-    summary = dynamics.temperature_dynamics(cfg, "0.64", labs, reps, *out)
+    summary = temperature_dynamics(cfg, "0.64", labs, reps, *out)
     return cfg, times, reps, labs, out, summary
 
 
@@ -169,7 +170,7 @@ def test_few_times_record_nan_without_failing(tmp_path, campaign):
     rep = _replicas(tmp_path / "r.h5", 0, few, with_checks=True)
     lab = extract_labels(cfg, rep, tmp_path / "c.h5")
     paths = (tmp_path / "d.csv", tmp_path / "d.json", tmp_path / "d.png")
-    dynamics.temperature_dynamics(cfg, 0.64, [lab], [rep], *paths)
+    temperature_dynamics(cfg, 0.64, [lab], [rep], *paths)
     info = json.loads(paths[1].read_text())
     assert info["tau_alpha_fit"] is None and "3 sampling times" in info["fit"]["reason"]
     assert info["tau_alpha_1e_err"] is None and info["tau_alpha_1e_reason"]
@@ -181,7 +182,7 @@ def test_labels_without_ensemble_data_do_not_fail(tmp_path, paper_config):
     cfg = copy.deepcopy(paper_config)
     lab = storage.write_h5(tmp_path / "c.h5", {"times": np.array([1.0, 2.0]), "types": np.zeros(4, np.int8)})
     paths = (tmp_path / "d.csv", tmp_path / "d.json", tmp_path / "d.png")
-    dynamics.temperature_dynamics(cfg, 0.44, [lab], [], *paths)
+    temperature_dynamics(cfg, 0.44, [lab], [], *paths)
     info = json.loads(paths[1].read_text())
     assert info["n_configurations"] == 0 and "fs_A" in info["tau_alpha_1e_reason"]
     assert info["md_checks"]["available"] is False

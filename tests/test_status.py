@@ -11,10 +11,10 @@ import yaml
 
 from glassdyn import cli
 from glassdyn.campaign import report, status
-from glassdyn.gnn import evaluate as evaluation
+from glassdyn.gnn.evaluate import evaluate_cell
 from glassdyn.gnn.train import train_cell
 from glassdyn.io import storage
-from glassdyn.labels import dynamics
+from glassdyn.labels.dynamics import temperature_dynamics
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +43,13 @@ def campaign(tmp_path_factory):
     train = res / "train"
     # botan t1: trained and evaluated; botan t0: trained, not evaluated; ntgnn t0: in progress; ntgnn t1: pending
     train_cell(cfg, "botan", "0.64", 1, labels[:4], train / "botan/T0.64/t1")
-    evaluation.evaluate_cell(cfg, train / "botan/T0.64/t1/model.pt", labels[4:], res / "eval/botan/T0.64/t1.csv")
+    evaluate_cell(cfg, train / "botan/T0.64/t1/model.pt", labels[4:], res / "eval/botan/T0.64/t1.csv")
     shutil.copytree(train / "botan/T0.64/t1", train / "botan/T0.64/t0")
     train_cell(cfg, "ntgnn", "0.64", 0, labels[:4], train / "ntgnn/T0.64/t0")
     for name in ("model.pt", "metrics.json", "loss.csv"):
         (train / "ntgnn/T0.64/t0" / name).unlink()
     phys = res / "physics" / "T0.64"
-    dynamics.temperature_dynamics(cfg, 0.64, labels, [], phys / "dynamics.csv", phys / "dynamics.json",
+    temperature_dynamics(cfg, 0.64, labels, [], phys / "dynamics.csv", phys / "dynamics.json",
                                   phys / "dynamics.png")
     cfg_file = root / "campaign.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg))

@@ -11,7 +11,7 @@ with 32 iso-configurational replicas at t = 4120 ≈ τα. This script
    10 training configurations (the last ``--validation`` of them validate and
    choose the checkpoint), for ``--epochs`` or until ``--minutes`` run out,
 4. evaluates the 2 test configurations with
-   :func:`glassdyn.evaluation.evaluate_cell` (ρ over A particles; over A–A
+   :func:`glassdyn.evaluate_cell` (ρ over A particles; over A–A
    pairs with r_ij(0) < 1.35) and prints them,
 5. measures how much the trained model's predictions change under random
    rotations of the test inputs (the network learns rotation invariance
@@ -42,12 +42,13 @@ import pandas as pd
 
 from glassdyn import config as gcfg
 from glassdyn import models
-from glassdyn.gnn import evaluate as evaluation
 from glassdyn.gnn.batches import random_rotation
+from glassdyn.gnn.evaluate import evaluate_cell
 from glassdyn.gnn.train import train_cell
 from glassdyn.io import storage
 from glassdyn.labels.extract import labels_from_positions
 from glassdyn.labels.imported import read_botan_npz
+from glassdyn.physics.correlation import pearson
 
 ROOT = Path(__file__).resolve().parents[1]
 T, TAU_ALPHA, TIME = 0.44, 4120.0, 4120.0
@@ -97,8 +98,8 @@ def rotation_consistency(model_file: Path, label_file: Path, n: int = 4) -> dict
     for _ in range(n):
         R = random_rotation(rng)
         rot = models.predict_graph(trained, d["types"], d["edge_index"], d["edge_vectors"] @ R.T.astype(np.float32))
-        rho_n.append(evaluation.pearson(base["nodes"], rot["nodes"]))
-        rho_e.append(evaluation.pearson(base["edges"], rot["edges"]))
+        rho_n.append(pearson(base["nodes"], rot["nodes"]))
+        rho_e.append(pearson(base["edges"], rot["edges"]))
     return {"nodes": float(np.mean(rho_n)), "edges": float(np.mean(rho_e))}
 
 
@@ -130,7 +131,7 @@ def main(argv=None) -> int:
 
     model_file = train_cell(cfg, "botan", T, 0, train_labels, out, time_budget_s=60 * args.minutes)
     metrics = json.loads((out / "metrics.json").read_text())
-    evaluation.evaluate_cell(cfg, model_file, test_labels, out / "eval.csv")
+    evaluate_cell(cfg, model_file, test_labels, out / "eval.csv")
     ev = pd.read_csv(out / "eval.csv")
     rot = rotation_consistency(model_file, test_labels[0])
 

@@ -39,6 +39,7 @@ import sys
 import time
 from pathlib import Path
 
+from glassdyn.gnn.evaluate import evaluate_cell
 from glassdyn.gnn.train import train_cell
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,6 @@ def run_variant(variant: str, seed: int, args) -> dict:
     import pandas as pd
     import torch
 
-    from glassdyn.gnn import evaluate as evaluation
     from glassdyn.models.interaction_network import InteractionNetwork
 
     torch.set_num_threads(args.threads)
@@ -75,7 +75,7 @@ def run_variant(variant: str, seed: int, args) -> dict:
     model_file = train_cell(cfg, "botan", botan_sample.T, 0, train_labels, cell)
     wall = time.perf_counter() - t0
     metrics = json.loads((cell / "metrics.json").read_text())
-    evaluation.evaluate_cell(cfg, model_file, test_labels, cell / "eval.csv")
+    evaluate_cell(cfg, model_file, test_labels, cell / "eval.csv")
     ev = pd.read_csv(cell / "eval.csv")
     loss = pd.read_csv(cell / "loss.csv")
     return {"variant": variant, "seed": seed, "precision": cfg["training"]["precision"], "threads": args.threads,

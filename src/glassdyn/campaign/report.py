@@ -28,13 +28,10 @@ import pandas as pd
 
 from glassdyn import config as cfgmod
 from glassdyn.io import storage
+from glassdyn.io.tables import CELL_COLUMNS, DYNAMICS_COLUMNS, EVAL_COLUMNS
 
 log = logging.getLogger(__name__)
 
-EVAL_COLUMNS = ["model", "T", "time_index", "time", "tau_alpha", "c", "pearson_nodes", "pearson_edges"]
-CELL_COLUMNS = ["model", "T", "time_index", "time", "t_over_tau", "n_test", "pearson_nodes_mean",
-                "pearson_nodes_std", "pearson_edges_mean", "pearson_edges_std"]
-DYNAMICS_COLUMNS = ["t", "t_over_tau", "fs", "fs_err", "msd", "msd_err", "chi4"]
 _MARKERS = "osD^v<>pPX*h"
 
 

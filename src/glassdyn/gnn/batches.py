@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from glassdyn.gnn import evaluate as evaluation
 from glassdyn.gnn.data import CellGraph
+from glassdyn.physics.correlation import pearson
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -118,9 +118,9 @@ def validation_scores(net: nn.Module, graphs: list[CellGraph], p: float) -> np.n
         loss = 0.0
         if p > 0.0:
             loss += p * float(torch.mean((nodes - g.nodes) ** 2))
-            out[i, 1] = evaluation.pearson(nodes.cpu().numpy()[g.node_mask], g.nodes.cpu().numpy()[g.node_mask])
+            out[i, 1] = pearson(nodes.cpu().numpy()[g.node_mask], g.nodes.cpu().numpy()[g.node_mask])
         if p < 1.0:
             loss += (1.0 - p) * float(torch.mean((edges - g.edges) ** 2))
-            out[i, 2] = evaluation.pearson(edges.cpu().numpy()[g.edge_mask], g.edges.cpu().numpy()[g.edge_mask])
+            out[i, 2] = pearson(edges.cpu().numpy()[g.edge_mask], g.edges.cpu().numpy()[g.edge_mask])
         out[i, 0] = loss
     return out

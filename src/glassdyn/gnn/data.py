@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from glassdyn import config as gcfg
-from glassdyn.gnn import evaluate as evaluation
 from glassdyn.io import storage
+from glassdyn.physics.correlation import edge_mask, node_mask
 from glassdyn.physics.graphs import node_inputs
 
 
@@ -60,8 +60,8 @@ def read_cell(path: str | Path, time_index: int, need_nodes: bool, need_edges: b
     if d["pair_distance_change"] is not None and d["pair_distance_change"].shape != (e,):
         raise storage.StorageError(path, f"pair_distance_change has {d['pair_distance_change'].shape} values, "
                                          f"expected one per graph edge ({e},)")
-    d["node_mask"] = evaluation.node_mask(d["types"])
-    d["edge_mask"] = evaluation.edge_mask(d["types"], d["edge_index"], d["edge_vectors"], edge_eval_cutoff)
+    d["node_mask"] = node_mask(d["types"])
+    d["edge_mask"] = edge_mask(d["types"], d["edge_index"], d["edge_vectors"], edge_eval_cutoff)
     return d, attrs
 
 

@@ -12,65 +12,16 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from glassdyn import config as gcfg
+from glassdyn import models
+from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
+from glassdyn.io.tables import EVAL_COLUMNS
+from glassdyn.physics.correlation import configuration_scores
 
 log = logging.getLogger(__name__)
-
-#: Columns of the evaluation CSV, in order (shared by every model family).
-EVAL_COLUMNS = ["model", "T", "time_index", "time", "tau_alpha", "c", "pearson_nodes", "pearson_edges"]
-
-
-def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson correlation ρ = cov(x, y) / (σ_x σ_y) of two equally long samples.
-
-    Computed in float64 about the means. NaN when fewer than two values are
-    given or either sample is constant (ρ undefined).
-    """
-    x = np.asarray(x, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
-    if x.shape != y.shape:
-        raise ValueError(f"pearson needs samples of equal length, got {x.shape} and {y.shape}")
-    if x.size < 2:
-        return float("nan")
-    dx = x - x.mean()
-    dy = y - y.mean()
-    den = np.sqrt(np.dot(dx, dx) * np.dot(dy, dy))
-    return float(np.dot(dx, dy) / den) if den > 0 else float("nan")
-
-
-def node_mask(types: np.ndarray) -> np.ndarray:
-    """The particles judged: type A (0)."""
-    return np.asarray(types) == 0
-
-
-def edge_mask(types: np.ndarray, edge_index: np.ndarray, edge_vectors: np.ndarray, cutoff: float) -> np.ndarray:
-    """The pairs judged: both ends type A and |r_ij(0)| < ``cutoff`` (σ_AA)."""
-    types = np.asarray(types)
-    ei = np.asarray(edge_index)
-    r = np.linalg.norm(np.asarray(edge_vectors, dtype=np.float64), axis=1)
-    return (types[ei[0]] == 0) & (types[ei[1]] == 0) & (r < cutoff)
-
-
-def configuration_scores(types, edge_index, edge_vectors, nodes_true, nodes_pred, edges_true, edges_pred,
-                         cutoff: float) -> tuple[float, float]:
-    """(ρ_nodes over A particles, ρ_edges over A–A pairs within ``cutoff``) of one configuration.
-
-    A missing label or prediction (``None`` or all NaN) gives NaN for that part.
-    """
-    def usable(a):
-        return a is not None and not np.all(np.isnan(a))
-
-    m = node_mask(types)
-    rn = pearson(np.asarray(nodes_pred)[m], np.asarray(nodes_true)[m]) \
-        if usable(nodes_pred) and usable(nodes_true) else float("nan")
-    if usable(edges_pred) and usable(edges_true):
-        me = edge_mask(types, edge_index, edge_vectors, cutoff)
-        re = pearson(np.asarray(edges_pred)[me], np.asarray(edges_true)[me])
-    else:
-        re = float("nan")
-    return rn, re
 
 
 def read_test_configuration(path: str | Path, time_index: int) -> dict:
@@ -91,25 +42,26 @@ def read_test_configuration(path: str | Path, time_index: int) -> dict:
     return out
 
 
+#: What evaluation reads: the edge-judging cutoff, the test split, τα(T) (the CSV's t/τα).
+READS = reads("labels.edge_eval_cutoff", "configurations", "temperatures[T].tau_alpha")
+
+
 def evaluate_cell(cfg: dict, model_file: str | Path, label_paths: list[str | Path], output: str | Path) -> Path:
     """Rule ``evaluate``: Pearson of one trained cell on each test configuration → the eval CSV."""
-    import pandas as pd
-
-    from glassdyn import models
-
     trained = models.load_trained(model_file)
     meta = trained.meta
     k = int(meta["time_index"])
     T_key = gcfg.temperature_key(float(meta["T"]))
+    cfg = config_slice(cfg, READS, T=T_key)
     tau_alpha = float(gcfg.temperature(cfg, T_key)["tau_alpha"])
     cutoff = float(cfg["labels"]["edge_eval_cutoff"])
-    test = set(gcfg.test_indices(cfg)) if "configurations" in cfg else None
+    test = set(gcfg.test_indices(cfg))
     rows = []
     for path in label_paths:
         d = read_test_configuration(path, k)
         if gcfg.temperature_key(d["T"]) != T_key:
             raise storage.StorageError(path, f"labels at T = {d['T']} but the model was trained at T = {T_key}")
-        if test is not None and d["c"] not in test:
+        if d["c"] not in test:
             raise storage.StorageError(path, f"configuration {d['c']} is not a test configuration")
         pred = models.predict_graph(trained, d["types"], d["edge_index"], d["edge_vectors"])
         rn, re = configuration_scores(d["types"], d["edge_index"], d["edge_vectors"], d["propensity"], pred["nodes"],

@@ -1,4 +1,4 @@
-"""Ensemble dynamics of one temperature: F_s^A(k, t), MSD_A, χ4(t), τα and the MD checks.
+"""Rule ``dynamics``: ensemble dynamics of one temperature: F_s^A(k, t), MSD_A, χ4(t), τα and the MD checks.
 
 Inputs are the ``labels.h5`` files of every configuration at T (their
 per-replica ``fs_A`` and ``msd_A``, averaged over the A particles) and the
@@ -29,131 +29,29 @@ import numpy as np
 import pandas as pd
 
 from glassdyn import config as cfgmod
+from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
+from glassdyn.io.provenance import provenance
 from glassdyn.physics.heterogeneity import chi4
+from glassdyn.physics.relaxation import (
+    _FIT_NAMES,
+    LEVEL,
+    bootstrap_crossing,
+    crossing_time,
+    double_stretched_exponential,
+    fit_relaxation,
+)
+from glassdyn.physics.thermodynamics import energy_drift, kinetic_temperature
 
 log = logging.getLogger(__name__)
 
-LEVEL = 1.0 / math.e
-
-
-# --------------------------------------------------------------------------- relaxation functions
-def double_stretched_exponential(t, A, tau_s, beta_s, tau_alpha, beta):
-    """F(t) = (1 − A) exp(−(t/τ_s)^β_s) + A exp(−(t/τα)^β) (dimensionless; t, τ in LJ time)."""
-    t = np.asarray(t, dtype=np.float64)
-    return (1.0 - A) * np.exp(-(t / tau_s) ** beta_s) + A * np.exp(-(t / tau_alpha) ** beta)
-
-
-def crossing_time(t: np.ndarray, f: np.ndarray, level: float = LEVEL) -> float:
-    """First time where ``f`` falls below ``level``, interpolated linearly in (log t, f).
-
-    NaN if ``f`` never goes below ``level`` or starts below it (no bracket).
-    """
-    t = np.asarray(t, dtype=np.float64)
-    f = np.asarray(f, dtype=np.float64)
-    ok = np.isfinite(f) & (t > 0)
-    t, f = t[ok], f[ok]
-    below = np.flatnonzero(f < level)
-    if len(below) == 0 or below[0] == 0:
-        return float("nan")
-    k = below[0]
-    lt0, lt1 = math.log(t[k - 1]), math.log(t[k])
-    frac = (f[k - 1] - level) / (f[k - 1] - f[k])
-    return float(math.exp(lt0 + frac * (lt1 - lt0)))
-
-
-def bootstrap_crossing(t: np.ndarray, f_config: np.ndarray, n_boot: int, seed: int,
-                       level: float = LEVEL) -> tuple[float, int]:
-    """Standard deviation of :func:`crossing_time` of the mean curve over configurations resampled
-    with replacement (``f_config`` (C, n_t)), and the number of resamples that crossed.
-
-    NaN with fewer than two configurations or fewer than two finite resamples.
-    """
-    n_c = f_config.shape[0]
-    if n_c < 2 or n_boot < 2:
-        return float("nan"), 0
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n_c, size=(n_boot, n_c))
-    means = f_config[idx].mean(axis=1)
-    taus = np.array([crossing_time(t, m, level) for m in means])
-    taus = taus[np.isfinite(taus)]
-    if len(taus) < 2:
-        return float("nan"), len(taus)
-    return float(np.std(taus, ddof=1)), len(taus)
-
-
-_FIT_NAMES = ("A", "tau_s", "beta_s", "tau_alpha", "beta")
-
-
-def fit_relaxation(t: np.ndarray, f: np.ndarray, min_points: int = 6, tau_guess: float | None = None) -> dict:
-    """Least-squares fit of :func:`double_stretched_exponential` to a mean F_s(t).
-
-    Returns ``{"success", "reason", A, A_err, tau_s, tau_s_err, beta_s, ...,
-    tau_alpha, tau_alpha_err, beta, beta_err, "tau_alpha_1e"}`` where
-    ``tau_alpha_1e`` is where the fitted curve crosses 1/e. Times enter the fit
-    through ln τ (positive, well scaled); errors are the square roots of the
-    covariance diagonal (scaled by the residual variance), with
-    σ_τ = τ σ_lnτ. The slower component is called α. Never raises: a failed
-    or impossible fit gives NaN and ``reason``.
-    """
-    from scipy.optimize import curve_fit
-
-    out = {"success": False, "reason": ""}
-    for k in _FIT_NAMES:
-        out[k] = out[k + "_err"] = float("nan")
-    out["tau_alpha_1e"] = float("nan")
-    t = np.asarray(t, dtype=np.float64)
-    f = np.asarray(f, dtype=np.float64)
-    ok = np.isfinite(f) & (t > 0)
-    t, f = t[ok], f[ok]
-    if len(t) < max(min_points, len(_FIT_NAMES) + 1):
-        out["reason"] = (f"{len(t)} sampling times: a 5-parameter fit needs at least "
-                         f"{max(min_points, len(_FIT_NAMES) + 1)} (dynamics.fit_min_times)")
-        return out
-
-    def model(tt, a, ln_ts, bs, ln_ta, b):
-        return double_stretched_exponential(tt, a, np.exp(ln_ts), bs, np.exp(ln_ta), b)
-
-    lo_t, hi_t = math.log(t.min()) - 5.0, math.log(t.max()) + 5.0
-    lower = [0.0, lo_t, 0.2, lo_t, 0.1]
-    upper = [1.0, hi_t, 3.0, hi_t, 2.0]
-    ta0 = tau_guess if tau_guess and np.isfinite(tau_guess) else float(np.exp(np.mean(np.log(t))))
-    best, reason = None, ""
-    for ts0 in (t.min(), math.sqrt(t.min() * ta0), ta0 / 100.0):
-        p0 = [0.8, math.log(max(ts0, 1e-12)), 1.5, math.log(ta0), 0.8]
-        p0 = list(np.clip(p0, np.array(lower) + 1e-9, np.array(upper) - 1e-9))
-        try:
-            popt, pcov = curve_fit(model, t, f, p0=p0, bounds=(lower, upper), maxfev=20000)
-        except (RuntimeError, ValueError) as exc:
-            reason = f"curve_fit failed: {exc}"
-            continue
-        res = float(np.sum((model(t, *popt) - f) ** 2))
-        if best is None or res < best[0]:
-            best = (res, popt, pcov)
-    if best is None:
-        out["reason"] = reason
-        return out
-    _, popt, pcov = best
-    err = np.sqrt(np.diag(pcov)) if np.all(np.isfinite(pcov)) else np.full(5, np.nan)
-    a, ln_ts, bs, ln_ta, b = popt
-    ea, e_lts, ebs, e_lta, eb = err
-    if ln_ts > ln_ta:  # relabel so that the α component is the slower one (same function)
-        a, ln_ts, bs, ln_ta, b = 1.0 - a, ln_ta, b, ln_ts, bs
-        ea, e_lts, ebs, e_lta, eb = ea, e_lta, eb, e_lts, ebs
-    vals = {"A": a, "tau_s": math.exp(ln_ts), "beta_s": bs, "tau_alpha": math.exp(ln_ta), "beta": b}
-    errs = {"A": ea, "tau_s": math.exp(ln_ts) * e_lts, "beta_s": ebs, "tau_alpha": math.exp(ln_ta) * e_lta,
-            "beta": eb}
-    for k in _FIT_NAMES:
-        out[k], out[k + "_err"] = float(vals[k]), float(errs[k])
-    dense = np.geomspace(t.min() / 100.0, t.max() * 100.0, 4000)
-    out["tau_alpha_1e"] = crossing_time(dense, double_stretched_exponential(dense, *[vals[k] for k in _FIT_NAMES]))
-    out["success"] = True
-    out["reason"] = "" if np.all(np.isfinite(err)) else "fit converged but its covariance is undefined"
-    out["residual_rms"] = float(math.sqrt(best[0] / len(t)))
-    return out
-
 
 # --------------------------------------------------------------------------- MD checks
+#: What the per-temperature dynamics read: τα(T) for t/τα and the fit's start, the check limits,
+#: the fit and bootstrap settings, k (recorded), the particle mass (T(0) of the replicas).
+READS = reads("system.mass", "protocol.checks", "labels.k", "dynamics", "temperatures[T].tau_alpha")
+
+
 def _replica_checks(path: str | Path, mass: float) -> tuple[np.ndarray, np.ndarray, str]:
     """(energy drift per replica, T(0) per replica, where they came from) of one replicas.h5."""
     with storage.open_h5(path) as f:
@@ -169,11 +67,8 @@ def _replica_checks(path: str | Path, mass: float) -> tuple[np.ndarray, np.ndarr
             dt = float(f.attrs.get("timestep", np.nan))
         except (OSError, KeyError, ValueError) as exc:
             raise storage.StorageError(path, f"unreadable MD checks ({exc})") from exc
-    duration = float(steps[-1] - steps[0]) * dt
-    drift = np.abs(e[:, -1] - e[:, 0]) / np.abs(e[:, 0]) / duration
-    n = v.shape[1]
-    # Kinetic temperature with 3N − 3 degrees of freedom (zero total momentum), as LAMMPS' compute temp.
-    t0 = mass * np.einsum("rnk,rnk->r", v, v) / (3 * n - 3)
+    drift = energy_drift(e, float(steps[-1] - steps[0]) * dt)
+    t0 = np.array([kinetic_temperature(vr, mass) for vr in v])
     return drift, t0, "computed from thermo/etotal and initial_velocities"
 
 
@@ -185,7 +80,7 @@ def md_checks(cfg: dict, T: float, replica_paths: list[str | Path]) -> dict:
     """
     if not replica_paths:
         return {"available": False, "reason": "no replicas.h5 files (labels imported from published data?)"}
-    mass = float(cfg.get("system", {}).get("mass", 1.0))
+    mass = float(cfg["system"]["mass"])
     drifts, temps, sources = [], [], set()
     for p in replica_paths:
         d, t0, src = _replica_checks(p, mass)
@@ -194,22 +89,19 @@ def md_checks(cfg: dict, T: float, replica_paths: list[str | Path]) -> dict:
         sources.add(src)
     drift = np.concatenate(drifts)
     temp = np.concatenate(temps)
-    chk = cfg.get("protocol", {}).get("checks", {})
-    max_drift = chk.get("max_energy_drift")
-    tol = chk.get("temperature_tolerance")
+    chk = cfg["protocol"]["checks"]
+    max_drift, tol = chk["max_energy_drift"], chk["temperature_tolerance"]
     rel_dev = abs(float(temp.mean()) - T) / T
     return {
         "available": True,
         "source": sorted(sources),
         "n_replicas": int(drift.size),
         "energy_drift": {"mean": float(drift.mean()), "median": float(np.median(drift)), "max": float(drift.max()),
-                         "limit": max_drift,
-                         "n_over_limit": None if max_drift is None else int(np.sum(~(drift < max_drift))),
-                         "ok": None if max_drift is None else bool(np.all(drift < max_drift))},
+                         "limit": max_drift, "n_over_limit": int(np.sum(~(drift < max_drift))),
+                         "ok": bool(np.all(drift < max_drift))},
         "temperature0": {"mean": float(temp.mean()), "std": float(temp.std(ddof=1)) if temp.size > 1 else 0.0,
                          "min": float(temp.min()), "max": float(temp.max()), "target": T,
-                         "relative_deviation": rel_dev, "tolerance": tol,
-                         "ok": None if tol is None else bool(rel_dev <= tol)},
+                         "relative_deviation": rel_dev, "tolerance": tol, "ok": bool(rel_dev <= tol)},
     }
 
 
@@ -229,7 +121,8 @@ def _read_ensemble(label_paths: list[str | Path]) -> tuple[np.ndarray, np.ndarra
         if times is None:
             times, n_a = t, int(np.sum(ty == 0))
         elif len(t) != len(times) or not np.allclose(t, times, rtol=1e-9, atol=0):
-            raise storage.StorageError(p, f"sampling times {t.tolist()} differ from {label_paths[0]}'s {times.tolist()}")
+            raise storage.StorageError(p, f"sampling times {t.tolist()} differ from {label_paths[0]}'s "
+                                          f"{times.tolist()}")
         if q.shape != m.shape or q.ndim != 2 or q.shape[1] != len(times):
             raise storage.StorageError(p, f"fs_A {q.shape} / msd_A {m.shape} do not match {len(times)} times")
         fs.append(q)
@@ -261,14 +154,12 @@ def dynamics_table(times, fs, msd, n_a, tau_alpha) -> pd.DataFrame:
 
 def temperature_dynamics(cfg: dict, T, label_paths, replica_paths, out_csv, out_json, out_png) -> dict:
     """Rule ``dynamics``: write dynamics.{csv,json,png} of temperature T; returns the JSON dict."""
+    cfg = config_slice(cfg, READS, T=T)
     key = cfgmod.temperature_key(float(T))
-    tentry = cfgmod.temperature(cfg, key)
-    tau_cfg = float(tentry["tau_alpha"])
-    dyn = cfg.get("dynamics", {})
-    n_boot = int(dyn.get("bootstrap", 1000))
-    min_fit = int(dyn.get("fit_min_times", 6))
+    tau_cfg = float(cfgmod.temperature(cfg, key)["tau_alpha"])
+    n_boot, min_fit = int(cfg["dynamics"]["bootstrap"]), int(cfg["dynamics"]["fit_min_times"])
     times, fs, msd, n_a, skipped = _read_ensemble(list(label_paths))
-    summary: dict = {"T": float(T), "tau_alpha_config": tau_cfg, "k": cfg.get("labels", {}).get("k"),
+    summary: dict = {"T": float(T), "tau_alpha_config": tau_cfg, "k": cfg["labels"]["k"],
                      "n_label_files": len(label_paths), "skipped_label_files": skipped}
     if times is None:
         reason = "no labels file holds fs_A/msd_A (imported node labels only?)"
@@ -280,7 +171,8 @@ def temperature_dynamics(cfg: dict, T, label_paths, replica_paths, out_csv, out_
         table = dynamics_table(times, fs, msd, n_a, tau_cfg)
         f_config = fs.mean(axis=1)
         tau_1e = crossing_time(times, table["fs"].to_numpy())
-        err_1e, n_ok = bootstrap_crossing(times, f_config, n_boot, cfgmod.derive_seed(float(T), "dynamics", "bootstrap"))
+        seed = cfgmod.derive_seed(float(T), "dynamics", "bootstrap")
+        err_1e, n_ok = bootstrap_crossing(times, f_config, n_boot, seed)
         reason_1e = ""
         if not np.isfinite(tau_1e):
             reason_1e = ("F_s^A stays above 1/e at the last sampling time" if table["fs"].iloc[-1] >= LEVEL
@@ -296,6 +188,7 @@ def temperature_dynamics(cfg: dict, T, label_paths, replica_paths, out_csv, out_
                        tau_alpha_1e_reason=reason_1e, fit=fit, tau_alpha_fit=fit["tau_alpha"],
                        tau_alpha_fit_err=fit["tau_alpha_err"])
     summary["md_checks"] = md_checks(cfg, float(T), list(replica_paths))
+    summary["provenance"] = provenance(cfg, [*label_paths, *replica_paths], T=float(T))
     storage.write_csv(out_csv, table)
     storage.write_json(out_json, storage.json_safe(summary))
     plot_dynamics(table, summary, out_png)

@@ -36,10 +36,11 @@ import pandas as pd
 import torch
 
 from glassdyn import config as gcfg
-from glassdyn.gnn.evaluate import EVAL_COLUMNS, pearson
 from glassdyn.io import storage
+from glassdyn.io.tables import EVAL_COLUMNS
 from glassdyn.models import tglassmlp as net
 from glassdyn.physics import descriptors as desc
+from glassdyn.physics.correlation import pearson
 
 log = logging.getLogger("glassdyn.tglassmlp")
 

@@ -1,0 +1,13 @@
+"""Column layouts of the campaign's CSV tables, shared by every model family and the report."""
+from __future__ import annotations
+
+#: Columns of the evaluation CSV, in order (shared by every model family).
+#: Evaluation CSV (``eval/{model}/T{T}/t{k}.csv``): one row per test configuration.
+EVAL_COLUMNS = ["model", "T", "time_index", "time", "tau_alpha", "c", "pearson_nodes", "pearson_edges"]
+
+
+CELL_COLUMNS = ["model", "T", "time_index", "time", "t_over_tau", "n_test", "pearson_nodes_mean",
+                "pearson_nodes_std", "pearson_edges_mean", "pearson_edges_std"]
+
+
+DYNAMICS_COLUMNS = ["t", "t_over_tau", "fs", "fs_err", "msd", "msd_err", "chi4"]
