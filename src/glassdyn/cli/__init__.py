@@ -198,21 +198,28 @@ def _user_tools(sub) -> None:
     p.set_defaults(func=cmd_import_labels)
 
     p = sub.add_parser("predict", help="per-particle predictions of a trained model on any structure file")
-    p.add_argument("structure", help="LAMMPS data/dump, extended XYZ, BOTAN/GlassBench .npz, glassdyn .h5, .csv")
+    p.add_argument("structure", help="LAMMPS data/dump, extended XYZ or anything ASE reads (POSCAR, CIF, ...), "
+                                     "BOTAN/GlassBench .npz, glassdyn .h5")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--model", help="path of a trained model.pt")
+    g.add_argument("--model", help="path of a trained BOTAN/NT-GNN model.pt")
     g.add_argument("--cell", help="MODEL,T,K: the model trained for that cell under --results (e.g. botan,0.44,7)")
     p.add_argument("--results", default="results", help="campaign results folder for --cell (default: results)")
     p.add_argument("--output", action="append",
-                   help="output file(s): .xyz (extended XYZ, OVITO), .h5, .csv (default: <structure>.pred.xyz and .h5)")
-    p.add_argument("--format", choices=["data", "dump", "xyz", "npz", "h5", "csv"], help="structure format (default: guessed)")
+                   help="output file (repeatable): .xyz (extended XYZ: OVITO, ASE), .dump (LAMMPS dump: OVITO), "
+                        ".h5, .csv (default: <structure>.<model>_T<T>_t<k>.xyz and .h5 beside the structure)")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs (never the input)")
+    p.add_argument("--format", help="structure format: data, dump, xyz, h5, npz or an ASE format name "
+                                    "(default: guessed)")
     p.add_argument("--frame", type=int, default=0, help="frame of a dump/XYZ trajectory (negative: from the end)")
-    p.add_argument("--type-map", help="file type labels onto A/B, e.g. '1=A,2=B' or 'Ni=A,P=B'")
-    p.add_argument("--box", type=float, nargs="+", help="box length(s) where the file has none (XYZ without Lattice, CSV)")
+    p.add_argument("--type-map", help="file type labels onto A/B, e.g. '1=A,2=B' or 'Ar=A,Ne=B'")
+    p.add_argument("--species", help="chemical symbols written for A and B (and read as A/B), default 'A=Ni,B=P'")
+    p.add_argument("--box", type=float, nargs="+", help="box length(s) where the file has none (XYZ without Lattice)")
     p.add_argument("--density-tolerance", type=float, default=0.02,
                    help="largest relative density difference from the model's training system (default 0.02)")
     p.add_argument("--composition-tolerance", type=float, default=0.1,
                    help="largest difference of the A fraction from the model's training system (default 0.1)")
+    p.add_argument("--min-distance", type=float,
+                   help="smallest allowed pair distance in σ_AA (default 0.5; KA liquids have none below ≈ 0.75)")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     p.set_defaults(func=cmd_predict)
 

@@ -1,11 +1,11 @@
 """``glassdyn predict``: a trained model applied to any structure file.
 
-The structure is read by :mod:`glassdyn.formats` (LAMMPS data/dump, extended
-XYZ, BOTAN/GlassBench ``.npz``, glassdyn HDF5, CSV), checked against the
-system the model was trained on, turned into the model's graph
-(:func:`glassdyn.models.predict_structure`, any N) and the per-particle
-predictions are written as extended XYZ columns (open it in OVITO and colour
-by ``propensity``), HDF5 and/or CSV.
+The structure is read by :mod:`glassdyn.structures` (through ASE: LAMMPS
+data/dump, extended XYZ, POSCAR, CIF, ...; glassdyn's own readers: BOTAN /
+GlassBench ``.npz``, glassdyn HDF5), checked against the system the model was
+trained on, turned into the model's graph (:func:`glassdyn.models.predict_structure`,
+any N) and the per-particle predictions are written as extended XYZ columns
+(OVITO and ASE), LAMMPS dump columns, HDF5 and/or CSV.
 
 Per-particle outputs:
 
@@ -16,24 +16,49 @@ Per-particle outputs:
   edge decoder (p < 1). The HDF5 output also holds every edge: ``edge_index``
   and ``pair_distance_change``.
 
-Compatibility checks (errors say what is wrong and what to do): the box must
-be longer than twice the model's graph cutoff in every direction (minimum
-image), the number density must be within ``density_tolerance`` of the
-density the model was trained at and the A fraction within
-``composition_tolerance`` of its mixture (catches swapped A/B labels). Types
-other than A/B are refused by the readers (map them with ``type_map``).
+Checks (errors say what is wrong and what to do): the model file is a BOTAN
+or NT-GNN ``model.pt`` (not an OGN or tGlassMLP model, not a checkpoint); no
+output is the input, and no existing output is overwritten without ``force``;
+the box must be longer than twice the model's graph cutoff in every direction
+(minimum image), the number density within ``density_tolerance`` of the
+density the model was trained at, the A fraction within
+``composition_tolerance`` of its mixture (catches swapped A/B labels), and no
+two particles closer than ``min_distance`` (overlapping or duplicated
+particles). Types other than A/B are refused by the readers (map them with
+``type_map``).
 """
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from glassdyn.io import structures as formats
+from glassdyn.config import temperature_key
+from glassdyn.io import structures
+from glassdyn.io.storage import StorageError
+from glassdyn.io.structures import Structure
+from glassdyn.models import load_trained, predict_structure
 
 log = logging.getLogger("glassdyn.predict")
+
+#: Smallest allowed pair distance (σ_AA). The closest pairs of equilibrium KA
+#: configurations are A–B pairs at 0.75–0.78 (laptop MD at T = 1.0 and 0.64, BOTAN
+#: data at T = 0.44); at 0.5 the A–B pair energy 4ε_AB((σ_AB/r)¹² − (σ_AB/r)⁶) is
+#: ≈ 1600 ε, unreachable at any simulated T. Closer pairs mean duplicated atoms or
+#: lengths not in σ_AA.
+MIN_DISTANCE = 0.5
+#: The graph networks ``predict`` applies (``glassdyn.models.REGISTRY``).
+PREDICTORS = ("botan", "ntgnn")
+_OTHER_MODELS = {
+    "ogn": "an OGN simulator model (a learned integrator that rolls trajectories out in the ogn rules), "
+           "not a per-particle predictor",
+    "tglassmlp": "a tGlassMLP ensemble member (it predicts from the structural descriptors of inherent "
+                 "structures inside a campaign, rules tglassmlp_*), not a structure-file predictor",
+}
+_TAKES = "glassdyn predict takes a BOTAN or NT-GNN model.pt (results/train/{botan,ntgnn}/T<T>/t<k>/model.pt)"
 
 
 class CompatibilityError(ValueError):
@@ -42,9 +67,11 @@ class CompatibilityError(ValueError):
 
 def cell_model_path(cell: str, results: str | Path = "results") -> Path:
     """``model,T,k`` (or ``model,pretrain``) → ``<results>/train/<model>/T<T>/t<k>/model.pt``."""
-    from glassdyn.config import temperature_key
 
     parts = [p.strip() for p in cell.split(",")]
+    if parts[0] in _OTHER_MODELS:
+        raise ValueError(f"--cell '{cell}': {parts[0]} is {_OTHER_MODELS[parts[0]]}; {_TAKES}, "
+                         "e.g. --cell botan,0.44,7")
     if len(parts) == 2 and parts[1] == "pretrain":
         return Path(results) / "train" / parts[0] / "pretrain" / "model.pt"
     if len(parts) != 3:
@@ -56,7 +83,7 @@ def cell_model_path(cell: str, results: str | Path = "results") -> Path:
     return Path(results) / "train" / parts[0] / f"T{T}" / f"t{k}" / "model.pt"
 
 
-def check_compatible(meta: dict, s: formats.Structure, density_tolerance: float = 0.02,
+def check_compatible(meta: dict, s: Structure, density_tolerance: float = 0.02,
                      composition_tolerance: float = 0.1) -> list[str]:
     """Raise :class:`CompatibilityError` if ``s`` cannot be predicted by the model described by ``meta``.
 
@@ -106,20 +133,127 @@ def edge_mean_per_particle(values: np.ndarray, edge_index: np.ndarray, n: int) -
         return np.where(c > 0, s / np.maximum(c, 1), np.nan)
 
 
+def check_min_distance(s: Structure, min_distance: float = MIN_DISTANCE) -> float:
+    """Raise :class:`CompatibilityError` naming the closest pair if it is closer than ``min_distance`` (σ_AA).
+
+    Nearest neighbours from a periodic k-d tree (O(N log N), minimum image);
+    returns the smallest pair distance.
+    """
+    from scipy.spatial import cKDTree
+
+    if s.n < 2:
+        return float("inf")
+    dist, idx = cKDTree(s.positions, boxsize=s.box).query(s.positions, k=2)
+    self_first = idx[:, 0] == np.arange(s.n)  # coincident particles may come back in either order
+    partner = np.where(self_first, idx[:, 1], idx[:, 0])
+    d = np.where(self_first, dist[:, 1], dist[:, 0])
+    i = int(np.argmin(d))
+    j = int(partner[i])
+    if d[i] < min_distance:
+        kinds = structures.KINDS
+        raise CompatibilityError(
+            f"particles id {s.ids[i]} ({kinds[s.types[i]]}) and id {s.ids[j]} ({kinds[s.types[j]]}) are "
+            f"{d[i]:.4g} σ apart, closer than --min-distance {min_distance:g} (the closest pairs of a Kob–Andersen "
+            "liquid are ≈ 0.75 σ): overlapping or duplicated particles, or lengths not in units of σ_AA; "
+            "fix the structure (or lower --min-distance if you know it is right)")
+    return float(d[i])
+
+
+def open_model(path: str | Path, device: str = "cpu"):
+    """The BOTAN/NT-GNN model at ``path`` (:func:`glassdyn.models.load_trained`).
+
+    Any other torch file is refused in one line saying what it is: an OGN or
+    tGlassMLP model, a training checkpoint (the model.pt beside it is meant), or
+    something else.
+    """
+
+    path = Path(path)
+    obj = _torch_dict(path) if path.exists() else None
+    if obj is not None:
+        name = obj.get("model") if isinstance(obj.get("model"), str) else None  # a checkpoint's is a state dict
+        if "optimizer" in obj and "scheduler" in obj:
+            raise StorageError(path, f"this is the training checkpoint of an OGN simulator, not a predictor; {_TAKES}")
+        if "optimizer" in obj:
+            beside = path.parent / "model.pt"
+            hint = f"use {beside}" if beside.exists() else "the train rule writes model.pt beside it when it finishes"
+            raise StorageError(path, f"this is a training checkpoint (resume state), not a trained model: {hint}")
+        if name in _OTHER_MODELS:
+            raise StorageError(path, f"this is {_OTHER_MODELS[name]}; {_TAKES}")
+        if name not in PREDICTORS:
+            raise StorageError(path, f"not a glassdyn graph-network model (model = {name!r}, keys "
+                                     f"{sorted(obj)[:6]}); {_TAKES}")
+    return load_trained(path, device=device)
+
+
+def _torch_dict(path: Path) -> dict | None:
+    """The dict in a torch file, loaded weights-only (NumPy scalars allowed); None if it is not one."""
+    import torch
+
+    allowed = [np._core.multiarray.scalar, np.dtype,
+               *(getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType"))]
+    try:
+        with torch.serialization.safe_globals(allowed):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch raises many types for non-torch, truncated or foreign files
+        return None  # load_trained reports them naming the file
+    return obj if isinstance(obj, dict) else None
+
+
+def model_tag(meta: dict) -> str:
+    """``botan_T0.44_t7`` (``botan_pretrain`` for a pretraining): the model's cell, for output names."""
+
+    if meta.get("stage") == "pretrain":
+        return f"{meta['model']}_pretrain"
+    return f"{meta['model']}_T{temperature_key(float(meta['T']))}_t{int(meta['time_index'])}"
+
+
+def default_outputs(structure: str | Path, meta: dict) -> list[Path]:
+    """``<structure file name>.<model tag>.xyz`` and ``.h5`` beside the structure.
+
+    The whole input name (suffix included) and the model's cell are in the name,
+    so inputs ``conf.data`` and ``conf.dump``, or two models, never share an output.
+    """
+    src = Path(structure)
+    tag = model_tag(meta)
+    return [src.with_name(f"{src.name}.{tag}{ext}") for ext in (".xyz", ".h5")]
+
+
+def check_outputs(structure: str | Path, outputs: list[Path], force: bool = False) -> None:
+    """Refuse an output that is the input, repeated, of an unknown kind, or existing (unless ``force``)."""
+    src = Path(structure).resolve()
+    seen = set()
+    for out in outputs:
+        res = out.resolve()
+        if res == src or (out.exists() and src.exists() and os.path.samefile(out, src)):
+            raise ValueError(f"output '{out}' is the input structure; give another --output name")
+        if out.suffix.lower() not in structures.OUTPUTS:
+            raise ValueError(f"output '{out}': use a .xyz (OVITO, ASE), .dump (LAMMPS, OVITO), .h5 or .csv name")
+        if res in seen:
+            raise ValueError(f"output '{out}' is named twice")
+        seen.add(res)
+        if out.exists() and not force:
+            raise ValueError(f"output '{out}' exists; pass --force to overwrite it or choose another --output")
+
+
 def predict_file(structure: str | Path, model: str | Path, outputs: list[str | Path] | None = None,
                  fmt: str | None = None, frame: int = 0, type_map: dict | None = None, box=None,
-                 density_tolerance: float = 0.02, composition_tolerance: float = 0.1, device: str = "cpu") -> dict:
-    """Read ``structure``, predict with the model.pt at ``model``, write ``outputs`` (.xyz/.h5/.csv).
+                 density_tolerance: float = 0.02, composition_tolerance: float = 0.1,
+                 min_distance: float = MIN_DISTANCE, species: dict | None = None, force: bool = False,
+                 device: str = "cpu") -> dict:
+    """Read ``structure``, predict with the model.pt at ``model``, write ``outputs`` (.xyz/.dump/.h5/.csv).
 
-    Returns ``structure`` (the :class:`~glassdyn.formats.Structure`), ``columns``
-    (per-particle predictions), ``edges`` (edge_index and Ê), ``info``,
-    ``outputs`` and ``warnings``.
+    ``species`` are the chemical placeholders written for A/B (and read as A/B);
+    default outputs: :func:`default_outputs`. Returns ``structure`` (the
+    :class:`~glassdyn.structures.Structure`), ``columns`` (per-particle
+    predictions), ``edges`` (edge_index and Ê), ``info``, ``outputs`` and ``warnings``.
     """
-    from glassdyn.models import load_trained, predict_structure
 
-    trained = load_trained(model, device=device)
-    s = formats.read_structure(structure, fmt=fmt, frame=frame, type_map=type_map, box=box)
+    trained = open_model(model, device=device)
+    outputs = [Path(p) for p in (outputs or default_outputs(structure, trained.meta))]
+    check_outputs(structure, outputs, force)
+    s = structures.read_structure(structure, fmt=fmt, frame=frame, type_map=type_map, box=box, species=species)
     warnings = check_compatible(trained.meta, s, density_tolerance, composition_tolerance)
+    check_min_distance(s, min_distance)
     for w in warnings:
         log.warning("%s", w)
     t0 = time.perf_counter()
@@ -134,27 +268,18 @@ def predict_file(structure: str | Path, model: str | Path, outputs: list[str | P
     info = {"model": trained.name, "T": float(meta["T"]), "time": float(meta["time"]),
             "time_index": int(meta["time_index"]), "graph_cutoff": trained.graph_cutoff,
             "model_file": str(model), "structure_file": str(structure)}
-    outputs = [Path(p) for p in (outputs or default_outputs(structure))]
     for out in outputs:
-        if out.suffix.lower() in (".h5", ".hdf5"):
+        if structures.OUTPUTS[out.suffix.lower()] == "h5":
             extra = {"edge_index": pred["edge_index"]}
             if trained.predicts_edges:
                 extra["pair_distance_change"] = pred["edges"].astype(np.float32)
-            formats.write_h5(out, s, columns, extra=extra, attrs=info)
-        elif out.suffix.lower() in (".xyz", ".extxyz", ".csv"):
-            formats.write_structure(out, s, columns, info)
+            structures.write_h5(out, s, columns, extra=extra, attrs=info)
         else:
-            raise ValueError(f"output '{out}': use a .xyz, .h5 or .csv name")
+            structures.write_structure(out, s, columns, info, species)
     log.info("%s: N = %d, E = %d, %s at T = %g, t = %g: %.2f s -> %s", structure, s.n, pred["edge_index"].shape[1],
              trained.name, info["T"], info["time"], seconds, ", ".join(map(str, outputs)))
     return {"structure": s, "columns": columns, "edges": {"edge_index": pred["edge_index"], "values": pred["edges"]},
             "info": info, "outputs": outputs, "warnings": warnings, "seconds": seconds}
-
-
-def default_outputs(structure: str | Path) -> list[Path]:
-    """``<stem>.pred.xyz`` and ``<stem>.pred.h5`` in the current folder."""
-    stem = Path(structure).name.split(".")[0]
-    return [Path(f"{stem}.pred.xyz"), Path(f"{stem}.pred.h5")]
 
 
 def predict_cli(a) -> None:
@@ -165,9 +290,13 @@ def predict_cli(a) -> None:
         if len(a.box) not in (1, 3):
             raise ValueError("--box takes one length (cubic) or three")
         box = a.box if len(a.box) == 3 else a.box * 3
+    min_distance = MIN_DISTANCE if a.min_distance is None else a.min_distance
+    if not min_distance >= 0:
+        raise ValueError(f"--min-distance {min_distance}: must be a length ≥ 0 (σ_AA)")
     res = predict_file(a.structure, model, a.output, fmt=a.format, frame=a.frame,
-                       type_map=formats.parse_type_map(a.type_map), box=box,
+                       type_map=structures.parse_type_map(a.type_map), box=box,
                        density_tolerance=a.density_tolerance, composition_tolerance=a.composition_tolerance,
+                       min_distance=min_distance, species=structures.parse_species(a.species), force=a.force,
                        device=a.device)
     s = res["structure"]
     print(f"{s.n} particles (box {' x '.join(f'{L:.4g}' for L in s.box)}, ρ = {s.density:.4g}), "

@@ -1,50 +1,83 @@
-"""Structure files in and out: one :class:`Structure` from any common format.
+"""Structure files in and out: ASE for the formats of the field, glassdyn's own code for its own files.
 
 A structure is what a prediction needs: particle types (A → 0, B → 1), positions
-and an orthogonal periodic box. Readers normalise every format to the project's
-convention (origin 0, positions folded into [0, L), types 0/1) and raise
-:class:`FormatError` saying what is wrong with the file and how to fix it.
+and an orthogonal periodic box. Every reader returns one :class:`Structure` in
+the project's convention (origin 0, positions folded into [0, L), sorted by
+particle id) or raises :class:`FormatError` with one line saying what is wrong
+with the file and what to do.
 
-Readers (``read_structure`` picks one from the file name or its first lines):
+Read with ASE (``ase.io.read``; ``fmt`` is an ASE format name or one of the
+short names ``data``, ``dump``, ``xyz``):
 
-- LAMMPS data files (``read_data``: ``Atoms`` section, styles atomic, charge,
-  molecular, full; types 1 → A, 2 → B),
-- LAMMPS text dumps (``ITEM: ATOMS id type x y z``, also ``xu``/``xs``/``xsu``
-  coordinates; ``read_dump`` takes one frame),
-- extended XYZ (``Lattice="..." Properties=species:S:1:pos:R:3...``),
-- the BOTAN / GlassBench ``.npz`` layout (``types``, ``initial_positions``; box
-  from the density, see :func:`glassdyn.datasets.read_botan_npz`),
-- glassdyn HDF5 (``equilibrated.h5``, ``labels.h5``, ``replicas.h5`` and the
-  prediction files written by :func:`write_h5`).
+- LAMMPS data files (``lammps-data``: any atom style ASE knows, image flags,
+  the restricted ``xlo xhi`` and OVITO 3.x's general ``avec bvec cvec abc
+  origin`` box header); types 1 → A, 2 → B,
+- LAMMPS text dumps (``lammps-dump-text``: ``x``/``xs``/``xu``/``xsu``
+  coordinates, ``ITEM: BOX BOUNDS pp pp pp`` and the general-triclinic
+  ``ITEM: BOX BOUNDS abc origin pp pp pp`` written by OVITO 3.x and recent
+  LAMMPS; ``frame`` picks one); types 1 → A, 2 → B,
+- extended and plain XYZ (``extxyz``; OVITO's ``Origin=`` is honoured),
+- whatever else ASE reads (POSCAR/``vasp``, ``cif``, ...): chemical symbols
+  are mapped onto A/B by ``species`` or ``type_map``.
 
-Writers: extended XYZ with per-atom columns (OVITO and ASE read it), LAMMPS
-data (atomic style), HDF5, CSV.
+The box origin is the one ASE reports (``celldisp``: dumps, OVITO's ``abc
+origin``, extended XYZ ``Origin=``); ASE drops the ``xlo ylo zlo`` of a
+restricted data-file box, which translates the whole periodic configuration
+and changes no prediction. GSD is not read: ASE 3.29 has no GSD reader
+(convert with OVITO or HOOMD).
+
+Hand-written, because ASE lacks it:
+
+- :func:`_label_properties`, a comment-line parser handed to ASE's extended
+  XYZ reader: it renames the ``species`` column so that ASE keeps the labels
+  as text (ASE turns species into chemical elements and fails on ``A``, ``B``
+  or ``1``, the labels LAMMPS and OVITO users write);
+- :func:`_scaled_dump`, which reads a dump frame's ``ITEM: ATOMS`` line:
+  ASE returns unscaled dump positions absolute (origin in ``celldisp``) but
+  scaled ones relative to the box corner, and does not say which it read;
+- :func:`write_dump`: ASE has no LAMMPS dump writer;
+- glassdyn HDF5 (:func:`read_h5`, :func:`write_h5`), the published BOTAN /
+  GlassBench ``.npz`` layouts (:func:`read_npz`) and the CSV output
+  (:func:`write_csv`, pandas).
+
+Written files: extended XYZ through ASE (:func:`write_xyz`: chemical
+placeholder species, default A = Ni, B = P after the Ni80P20 melt the
+Kob–Andersen mixture was modelled on, an integer ``type`` column 1 = A,
+2 = B, ``id`` and one column per prediction; OVITO and ``ase.io.read`` open
+it), LAMMPS text dump (:func:`write_dump`), HDF5 and CSV.
 """
 from __future__ import annotations
 
 import dataclasses
-import re
-import shlex
+import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
 from glassdyn.io import storage
+from glassdyn.io.published import read_botan_npz, read_glassbench_npz
 from glassdyn.physics.neighbors import wrap
 
-#: Species names of the two particle kinds, index = type.
-SPECIES = ("A", "B")
+#: Names of the two particle kinds, index = type.
+KINDS = ("A", "B")
+#: Default chemical placeholders written for A and B (the Ni80P20 melt of Kob & Andersen 1995).
+DEFAULT_SPECIES = {"A": "Ni", "B": "P"}
 
-FORMATS = ("data", "dump", "xyz", "npz", "h5", "csv")
+#: Short format names → ASE format names.
+ALIASES = {"data": "lammps-data", "dump": "lammps-dump-text", "xyz": "extxyz"}
 _SUFFIXES = {
-    ".data": "data", ".lmp": "data", ".lammps": "data",
-    ".dump": "dump", ".lammpstrj": "dump",
-    ".xyz": "xyz", ".extxyz": "xyz",
-    ".npz": "npz",
-    ".h5": "h5", ".hdf5": "h5",
-    ".csv": "csv",
+    ".data": "lammps-data", ".lmp": "lammps-data", ".lammps": "lammps-data",
+    ".dump": "lammps-dump-text", ".lammpstrj": "lammps-dump-text",
+    ".xyz": "extxyz", ".extxyz": "extxyz",
+    ".npz": "npz", ".h5": "h5", ".hdf5": "h5", ".csv": "csv",
 }
+#: Output suffixes → writer name.
+OUTPUTS = {".xyz": "xyz", ".extxyz": "xyz", ".dump": "dump", ".lammpstrj": "dump",
+           ".h5": "h5", ".hdf5": "h5", ".csv": "csv"}
+#: Name of the extended XYZ column that :func:`_label_properties` gives the species labels.
+_LABEL = "glassdyn_label"
 
 
 class FormatError(ValueError):
@@ -57,10 +90,11 @@ class FormatError(ValueError):
 
 @dataclasses.dataclass
 class Structure:
-    """Particle types (N,) int8 (A → 0, B → 1), positions (N, 3) float64 in [0, L), box (3,).
+    """Particle types (N,) int8 (A → 0, B → 1), positions (N, 3) float64 in [0, L), box (3,) (σ_AA).
 
-    ``ids`` are the particle ids of the source file (1-based, sorted), ``per_atom``
-    optional per-particle arrays (N,) carried to writers, ``info`` scalar metadata.
+    ``ids`` are the particle ids of the source file (sorted; 1..N where the
+    file has none), ``per_atom`` optional per-particle arrays (N,) carried to
+    writers, ``info`` scalar metadata.
     """
 
     types: np.ndarray
@@ -97,9 +131,9 @@ class Structure:
         return float(np.mean(self.types == 0)) if self.n else 0.0
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- normalising
 def _make(path, types, positions, box, origin=(0.0, 0.0, 0.0), ids=None, **kw) -> Structure:
-    """Normalise: check the box, shift the origin to 0, fold positions into the box."""
+    """Check the box, shift the origin to 0, fold positions into the box, sort by id."""
     box = np.asarray(box, dtype=np.float64)
     if box.shape != (3,) or not np.all(np.isfinite(box)) or np.any(box <= 0):
         raise FormatError(path, f"box lengths {box.tolist()} are not three positive numbers")
@@ -117,55 +151,6 @@ def _make(path, types, positions, box, origin=(0.0, 0.0, 0.0), ids=None, **kw) -
     return Structure(types=types, positions=pos, box=box, ids=ids, **kw)
 
 
-def _numeric_types(path, raw: np.ndarray, one_based: bool, type_map: Mapping | None) -> np.ndarray:
-    """Integer type labels → 0/1. LAMMPS types are 1-based (1 → A, 2 → B)."""
-    raw = np.asarray(raw).astype(np.int64)
-    if type_map:
-        return _mapped(path, [str(t) for t in raw], type_map)
-    base = 1 if one_based else 0
-    found = sorted(set(raw.tolist()))
-    bad = [t for t in found if t - base not in (0, 1)]
-    if bad:
-        allowed = f"{base} (A) and {base + 1} (B)"
-        raise FormatError(path, f"particle types {found} found but the Kob–Andersen model knows only {allowed}; "
-                                f"map the file's types onto A/B with type_map (--type-map '3=A,4=B')")
-    return (raw - base).astype(np.int8)
-
-
-def _mapped(path, labels: list[str], type_map: Mapping) -> np.ndarray:
-    norm = {str(k): _species_index(path, v) for k, v in type_map.items()}
-    missing = sorted(set(labels) - set(norm))
-    if missing:
-        raise FormatError(path, f"types {missing} are not in the type map {sorted(norm)}; add them (e.g. '{missing[0]}=A')")
-    return np.array([norm[s] for s in labels], dtype=np.int8)
-
-
-def _species_index(path, v) -> int:
-    if isinstance(v, (int, np.integer)) and int(v) in (0, 1):
-        return int(v)
-    s = str(v).strip().upper()
-    if s in SPECIES:
-        return SPECIES.index(s)
-    if s in ("0", "1"):
-        return int(s)
-    raise FormatError(path, f"type map target '{v}' is neither A/B nor 0/1")
-
-
-def _species_types(path, labels: list[str], type_map: Mapping | None) -> np.ndarray:
-    """Species strings → 0/1: 'A'/'B' (any case), or integers (1/2 LAMMPS-style, 0/1 if a 0 appears)."""
-    if type_map:
-        return _mapped(path, labels, type_map)
-    found = sorted(set(labels))
-    upper = {s.upper() for s in found}
-    if upper <= set(SPECIES):
-        return np.array([SPECIES.index(s.upper()) for s in labels], dtype=np.int8)
-    if all(re.fullmatch(r"-?\d+", s) for s in found):
-        ints = np.array([int(s) for s in labels])
-        return _numeric_types(path, ints, one_based=0 not in set(ints.tolist()), type_map=None)
-    raise FormatError(path, f"unknown species {found}: expected A and B (or 1/2); "
-                            f"pass type_map (--type-map 'Ni=A,P=B') to say which is which")
-
-
 def parse_type_map(text: str | None) -> dict | None:
     """'3=A,4=B' → {'3': 'A', '4': 'B'} (None for empty)."""
     if not text:
@@ -179,385 +164,236 @@ def parse_type_map(text: str | None) -> dict | None:
     return out
 
 
-def detect_format(path: str | Path) -> str:
-    """Format name from the suffix, else from the first lines of the file."""
+def parse_species(text: str | None) -> dict:
+    """'A=Ni,B=P' → {'A': 'Ni', 'B': 'P'}: the chemical placeholder written for each kind.
+
+    Both must be distinct chemical symbols ASE knows (H … Og); missing kinds keep
+    :data:`DEFAULT_SPECIES`.
+    """
+    from ase.data import chemical_symbols
+
+    out = dict(DEFAULT_SPECIES)
+    for k, v in (parse_type_map(text) or {}).items():
+        if k.upper() not in KINDS:
+            raise ValueError(f"--species '{text}': '{k}' is not A or B (write e.g. A=Ni,B=P)")
+        if v not in chemical_symbols[1:]:
+            raise ValueError(f"--species '{text}': '{v}' is not a chemical symbol (ASE and OVITO need one, e.g. Ni)")
+        out[k.upper()] = v
+    if out["A"] == out["B"]:
+        raise ValueError(f"--species '{text}': A and B are both '{out['A']}'; give them different symbols")
+    return out
+
+
+# --------------------------------------------------------------------------- type labels → A/B
+def _mapped(path, labels: list[str], type_map: Mapping) -> np.ndarray:
+    norm = {str(k): _kind_index(path, v) for k, v in type_map.items()}
+    missing = sorted(set(labels) - set(norm))
+    if missing:
+        raise FormatError(path, f"types {missing} are not in the type map {sorted(norm)}; "
+                                f"add them (e.g. '{missing[0]}=A')")
+    return np.array([norm[s] for s in labels], dtype=np.int8)
+
+
+def _kind_index(path, v) -> int:
+    s = str(v).strip().upper()
+    if s in KINDS:
+        return KINDS.index(s)
+    if s in ("0", "1"):
+        return int(s)
+    raise FormatError(path, f"type map target '{v}' is neither A/B nor 0/1")
+
+
+def _label_error(path, labels: list[str], what: str) -> FormatError:
+    """Name every label with its count and suggest the map by the 80:20 composition (majority → A)."""
+    counts = Counter(labels).most_common()
+    found = ", ".join(f"{lab} ({c})" for lab, c in counts)
+    suggest = ",".join(f"{lab}={'A' if i == 0 else 'B'}" for i, (lab, _) in enumerate(counts))
+    return FormatError(path, f"{what} {found} found, but the Kob–Andersen model knows only A (80 %) and B (20 %); "
+                             f"map them with --type-map '{suggest}' (the majority kind is A)")
+
+
+def types_from_labels(path, labels: list[str], type_map: Mapping | None = None,
+                      species: Mapping | None = None, what: str = "species") -> np.ndarray:
+    """Labels of a file → 0 (A) / 1 (B).
+
+    ``type_map`` first; else A/B (any case), the placeholder ``species`` symbols
+    (default Ni → A, P → B), or integers (LAMMPS types 1 → A, 2 → B; 0 → A,
+    1 → B when a 0 appears). Anything else is refused naming each label and
+    its count.
+    """
+    labels = [str(s).strip() for s in labels]
+    if type_map:
+        return _mapped(path, labels, type_map)
+    found = set(labels)
+    names = {**{k: i for i, k in enumerate(KINDS)}, **{k.lower(): i for i, k in enumerate(KINDS)}}
+    names.update({sym: KINDS.index(k) for k, sym in (species or DEFAULT_SPECIES).items()})
+    if found <= set(names):
+        return np.array([names[s] for s in labels], dtype=np.int8)
+    if all(s.lstrip("-").isdigit() for s in found):
+        base = 0 if "0" in found else 1
+        if {int(s) - base for s in found} <= {0, 1}:
+            return np.array([int(s) - base for s in labels], dtype=np.int8)
+    raise _label_error(path, labels, what)
+
+
+# --------------------------------------------------------------------------- format
+def detect_format(path: str | Path, fmt: str | None = None) -> str:
+    """``h5``, ``npz``, ``csv`` or an ASE format name: from ``fmt``, the file name, else the content."""
+    from ase.io.formats import ioformats
+
     path = Path(path)
-    fmt = _SUFFIXES.get(path.suffix.lower())
     if fmt:
+        fmt = ALIASES.get(fmt, fmt)
+        if fmt not in ioformats and fmt not in ("h5", "npz"):
+            raise FormatError(path, f"unknown format '{fmt}': use data, dump, xyz, h5, npz or an ASE format name "
+                                    "(python -c 'import ase.io.formats as f; print(list(f.ioformats))')")
         return fmt
-    if path.name.startswith(("dump.", "data.")):
-        return path.name.split(".")[0]
-    if not path.exists():
-        raise FormatError(path, "file does not exist")
+    found = _SUFFIXES.get(path.suffix.lower())
+    if found is None and path.name.split(".")[0] in ("dump", "data"):
+        found = ALIASES[path.name.split(".")[0]]
+    if found:
+        return found
     with open(path, "rb") as fh:
-        head = fh.read(4096)
+        head = fh.read(8)
     if head.startswith(b"\x89HDF"):
         return "h5"
     if head.startswith(b"PK"):
         return "npz"
-    text = head.decode("utf-8", "replace")
-    lines = text.splitlines()
-    if lines and lines[0].startswith("ITEM:"):
-        return "dump"
-    if re.search(r"^\s*\d+\s+atoms\s*$", text, re.M):
-        return "data"
-    if lines and re.fullmatch(r"\s*\d+\s*", lines[0]):
-        return "xyz"
-    raise FormatError(path, f"cannot tell the format from the name or content; pass it explicitly (one of {FORMATS})")
+    from ase.io.formats import filetype
+
+    try:
+        return filetype(str(path), guess=True)
+    except Exception as exc:  # ASE raises UnknownFileTypeError, or the reader's own error while sniffing
+        raise FormatError(path, f"cannot tell the format from the name or content ({exc}); pass --format "
+                                "(data, dump, xyz, h5, npz or an ASE format name)") from None
 
 
-# --------------------------------------------------------------------------- LAMMPS data
-_ATOM_STYLES = {  # column of id, type, x in each Atoms line
-    "atomic": (0, 1, 2),
-    "charge": (0, 1, 3),
-    "molecular": (0, 2, 3),
-    "bond": (0, 2, 3),
-    "angle": (0, 2, 3),
-    "full": (0, 2, 4),
-}
-_SECTIONS = ("Atoms", "Velocities", "Masses", "Bonds", "Angles", "Dihedrals", "Impropers",
-             "Pair Coeffs", "PairIJ Coeffs", "Bond Coeffs", "Angle Coeffs", "Ellipsoids")
+def read_structure(path: str | Path, fmt: str | None = None, frame: int = 0, type_map: Mapping | None = None,
+                   box: np.ndarray | float | None = None, box_length: float | None = None,
+                   species: Mapping | None = None) -> Structure:
+    """Read any supported structure file (format from ``fmt``, else the name, else the content).
 
-
-def read_data(path: str | Path, type_map: Mapping | None = None) -> Structure:
-    """Read a LAMMPS data file (orthogonal box; ``Atoms`` in atomic/charge/molecular/full style).
-
-    Types are LAMMPS' 1-based numbers: 1 → A, 2 → B unless ``type_map`` says otherwise.
+    ``frame`` selects a frame of a dump or XYZ trajectory (negative: from the
+    end); ``type_map`` maps the file's labels onto A/B; ``species`` the chemical
+    placeholders read as A/B (default :data:`DEFAULT_SPECIES`); ``box`` gives
+    the box where the file has none (XYZ without Lattice; σ_AA); ``box_length``
+    the cubic box of an ``.npz`` (not stored in those files).
     """
     path = Path(path)
-    lines = Path(path).read_text().splitlines()
-    n_atoms = None
-    lo = {}
-    hi = {}
-    i = 1  # the first line is a title
-    while i < len(lines):
-        line = lines[i].split("#")[0].strip()
-        if not line:
-            i += 1
-            continue
-        if any(line.startswith(s) for s in _SECTIONS):
-            break
-        w = line.split()
-        if len(w) == 2 and w[1] == "atoms":
-            n_atoms = int(w[0])
-        elif len(w) == 4 and w[2].endswith("lo") and w[3].endswith("hi"):
-            ax = w[2][0]
-            lo[ax], hi[ax] = float(w[0]), float(w[1])
-        elif len(w) == 6 and w[3:] == ["xy", "xz", "yz"]:
-            if any(abs(float(x)) > 0 for x in w[:3]):
-                raise FormatError(path, "triclinic box (non-zero xy xz yz): only orthogonal boxes are supported; "
-                                        "write the structure in an orthogonal box")
-        i += 1
-    if n_atoms is None:
-        raise FormatError(path, "no 'N atoms' line in the header: not a LAMMPS data file?")
-    if set(lo) != {"x", "y", "z"}:
-        raise FormatError(path, "the header lacks 'xlo xhi', 'ylo yhi' or 'zlo zhi': a periodic box is needed")
-    atoms_at = next((k for k in range(i, len(lines)) if lines[k].strip().startswith("Atoms")), None)
-    if atoms_at is None:
-        raise FormatError(path, "no 'Atoms' section")
-    style = lines[atoms_at].split("#")[1].strip().split()[0] if "#" in lines[atoms_at] else None
-    rows = []
-    k = atoms_at + 1
-    while k < len(lines) and len(rows) < n_atoms:
-        s = lines[k].split("#")[0].strip()
-        k += 1
-        if not s:
-            continue
-        if any(s.startswith(sec) for sec in _SECTIONS):
-            break
-        rows.append(s.split())
-    if len(rows) != n_atoms:
-        raise FormatError(path, f"the Atoms section has {len(rows)} lines but the header says {n_atoms} atoms")
-    ncol = {len(r) for r in rows}
-    if len(ncol) != 1:
-        raise FormatError(path, f"Atoms lines have different numbers of columns {sorted(ncol)}")
-    ncol = ncol.pop()
-    if style is None:
-        if ncol in (5, 8):
-            style = "atomic"
-        elif ncol in (7, 10):
-            style = "full"
-        else:
-            raise FormatError(path, f"Atoms lines have {ncol} columns and no style comment; write 'Atoms # atomic' "
-                                    "(or charge/molecular/full) so the columns are known")
-    if style not in _ATOM_STYLES:
-        raise FormatError(path, f"atom style '{style}' is not supported; use one of {sorted(_ATOM_STYLES)}")
-    ci, ct, cx = _ATOM_STYLES[style]
-    if ncol < cx + 3:
-        raise FormatError(path, f"atom style '{style}' needs at least {cx + 3} columns, found {ncol}")
+    if not path.exists():
+        raise FormatError(path, "file does not exist")
+    fmt = detect_format(path, fmt)
+    if box is not None:
+        box = np.broadcast_to(np.asarray(box, dtype=np.float64), (3,)).copy()
+    if fmt == "h5":
+        return read_h5(path)
+    if fmt == "npz":
+        return read_npz(path, box_length if box_length is not None else (None if box is None else float(box[0])))
+    if fmt == "csv":
+        raise FormatError(path, "CSV is what glassdyn predict writes for spreadsheets, not a structure input: "
+                                "give the structure file it came from (LAMMPS data/dump, XYZ, .h5)")
+    atoms = _ase_read(path, fmt, frame)
+    if fmt == "lammps-dump-text" and _scaled_dump(path, frame):
+        atoms.set_celldisp(np.zeros(3))  # ASE places scaled coordinates in a cell at 0, not at the origin
+    return from_atoms(path, atoms, fmt, type_map, box, species)
+
+
+def _ase_read(path: Path, fmt: str, frame: int):
+    """``ase.io.read`` of one frame; its exceptions become one :class:`FormatError` line."""
+    import ase.io
+
+    kw = {"properties_parser": _label_properties} if fmt == "extxyz" else {}
     try:
-        arr = np.array(rows, dtype=object)
-        ids = arr[:, ci].astype(np.int64)
-        types = arr[:, ct].astype(np.int64)
-        pos = arr[:, cx:cx + 3].astype(np.float64)
-        if ncol >= cx + 6:  # image flags ix iy iz follow the coordinates
-            img = arr[:, cx + 3:cx + 6].astype(np.int64)
-        else:
-            img = np.zeros_like(pos, dtype=np.int64)
-    except ValueError as exc:
-        raise FormatError(path, f"non-numeric value in the Atoms section ({exc})") from exc
-    box = np.array([hi[a] - lo[a] for a in "xyz"])
-    origin = np.array([lo[a] for a in "xyz"])
-    pos = pos + img * box
-    return _make(path, _numeric_types(path, types, True, type_map), pos, box, origin, ids,
-                 info={"format": "lammps-data", "atom_style": style})
+        return ase.io.read(path, index=frame, format=fmt, **kw)
+    except Exception as exc:  # ASE readers raise many types (ValueError, KeyError, IndexError, RuntimeError, ...)
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        raise FormatError(path, f"ASE cannot read frame {frame} of it as '{fmt}' ({type(exc).__name__}: {text}); "
+                                "check the file or pass --format") from None
 
 
-def write_data(path: str | Path, s: Structure, masses: tuple[float, float] = (1.0, 1.0),
-               title: str = "glassdyn structure") -> Path:
-    """Write a LAMMPS data file, atom style atomic, types 1 (A) and 2 (B), box from origin 0."""
-    n = s.n
-    out = [f"{title}", "", f"{n} atoms", "2 atom types", ""]
-    for ax, L in zip("xyz", s.box):
-        out.append(f"0.0 {L:.10g} {ax}lo {ax}hi")
-    out += ["", "Masses", "", f"1 {masses[0]:g}", f"2 {masses[1]:g}", "", "Atoms # atomic", ""]
-    body = np.column_stack([s.ids, s.types.astype(np.int64) + 1])
-    lines = [f"{i} {t} {x:.10f} {y:.10f} {z:.10f}" for (i, t), (x, y, z) in zip(body, s.positions)]
-    text = "\n".join(out + lines) + "\n"
-    with storage.atomic_path(path) as tmp:
-        tmp.write_text(text)
-    return Path(path)
+def _scaled_dump(path: Path, frame: int) -> bool:
+    """True when the frame's coordinates are scaled (``xs``/``xsu``; ASE's preference order x, xs, xu, xsu).
 
-
-# --------------------------------------------------------------------------- LAMMPS dump
-def _dump_frames(path: Path):
-    """Yield (timestep, n, bounds lines, bounds header, column names, row lines) per frame."""
+    Hand-read because ASE does not say which columns it used: unscaled
+    positions come back absolute (box origin in ``celldisp``), scaled ones
+    relative to the box corner.
+    """
     with open(path) as fh:
-        lines = fh.read().splitlines()
-    i = 0
-    while i < len(lines):
-        if not lines[i].startswith("ITEM: TIMESTEP"):
-            if lines[i].strip():
-                raise FormatError(path, f"line {i + 1}: expected 'ITEM: TIMESTEP', found '{lines[i][:40]}': "
-                                        "not a LAMMPS text dump (binary and compressed dumps are not read)")
-            i += 1
-            continue
-        try:
-            step = int(lines[i + 1])
-            if not lines[i + 2].startswith("ITEM: NUMBER OF ATOMS"):
-                raise FormatError(path, f"line {i + 3}: expected 'ITEM: NUMBER OF ATOMS'")
-            n = int(lines[i + 3])
-            bhead = lines[i + 4]
-            if not bhead.startswith("ITEM: BOX BOUNDS"):
-                raise FormatError(path, f"line {i + 5}: expected 'ITEM: BOX BOUNDS'")
-            bounds = lines[i + 5:i + 8]
-            ahead = lines[i + 8]
-        except (IndexError, ValueError) as exc:
-            raise FormatError(path, f"frame header at line {i + 1} is truncated or malformed ({exc})") from exc
-        if not ahead.startswith("ITEM: ATOMS"):
-            raise FormatError(path, f"line {i + 9}: expected 'ITEM: ATOMS ...'")
-        cols = ahead.split()[2:]
-        rows = lines[i + 9:i + 9 + n]
-        if len(rows) != n:
-            raise FormatError(path, f"frame at step {step} has {len(rows)} atom lines, header says {n} (truncated file?)")
-        yield step, n, bounds, bhead, cols, rows
-        i += 9 + n
+        heads = [line.split()[2:] for line in fh if line.startswith("ITEM: ATOMS")]
+    cols = set(heads[frame])
+    return "x" not in cols and ("xs" in cols or ("xu" not in cols and "xsu" in cols))
 
 
-def dump_frame_count(path: str | Path) -> int:
-    return sum(1 for _ in _dump_frames(Path(path)))
+def _label_properties(line: str) -> dict:
+    """ASE's extended XYZ comment parser, with the ``species`` column renamed so ASE keeps it as text."""
+    from ase.io.extxyz import key_val_str_to_dict
+
+    info = key_val_str_to_dict(line)
+    props = str(info.get("Properties", "species:S:1:pos:R:3")).split(":")
+    names = props[0::3]
+    if "species" in names:
+        props[3 * names.index("species")] = _LABEL
+    info["Properties"] = ":".join(props)
+    return info
 
 
-def read_dump(path: str | Path, frame: int = 0, type_map: Mapping | None = None) -> Structure:
-    """Read one frame (``frame`` index, negative from the end) of a LAMMPS text dump.
+def from_atoms(path, atoms, fmt: str = "ase", type_map: Mapping | None = None, box: np.ndarray | None = None,
+               species: Mapping | None = None) -> Structure:
+    """An ``ase.Atoms`` → :class:`Structure` (orthogonal periodic box checked, origin moved to 0).
 
-    Needs columns ``id``, ``type`` and one coordinate set: ``x y z`` (wrapped),
-    ``xu yu zu`` (unwrapped, folded back), ``xs ys zs`` or ``xsu ysu zsu``
-    (scaled by the box). Types 1 → A, 2 → B.
+    The labels are, in this order: the text ``species`` column of an extended
+    XYZ, the integer LAMMPS ``type`` array ASE keeps for data files and dumps,
+    else the chemical symbols. Real and integer per-atom columns other than
+    ``id`` and ``type`` are kept in ``per_atom``.
     """
-    path = Path(path)
-    frames = list(_dump_frames(path))
-    if not frames:
-        raise FormatError(path, "no frame found (empty file?)")
-    try:
-        step, n, bounds, bhead, cols, rows = frames[frame]
-    except IndexError:
-        raise FormatError(path, f"frame {frame} requested but the dump has {len(frames)} frames") from None
-    if "xy" in bhead.split():
-        raise FormatError(path, "triclinic box in the dump: only orthogonal boxes are supported")
-    pbc = bhead.split()[3:]
-    if pbc and any(b != "pp" for b in pbc):
-        raise FormatError(path, f"box boundaries '{' '.join(pbc)}' are not periodic (pp pp pp); "
-                                "the graph needs a periodic box")
-    lo_hi = np.array([[float(v) for v in b.split()[:2]] for b in bounds])
-    box = lo_hi[:, 1] - lo_hi[:, 0]
-    missing = [c for c in ("id", "type") if c not in cols]
-    coord = next((sfx for sfx in ("", "u", "s", "su") if all(f"{a}{sfx}" in cols for a in "xyz")), None)
-    if missing or coord is None:
-        raise FormatError(path, f"dump columns {cols} lack {missing or 'a coordinate set'}; need 'id type x y z' "
-                                "(or xu/xs/xsu): dump with e.g. 'dump 1 all custom 1000 f.dump id type x y z'")
-    try:
-        arr = np.array([r.split() for r in rows], dtype=object)
-        if arr.ndim != 2 or arr.shape[1] != len(cols):
-            raise ValueError("rows do not have one value per column")
-        ids = arr[:, cols.index("id")].astype(np.int64)
-        types = arr[:, cols.index("type")].astype(np.int64)
-        pos = np.column_stack([arr[:, cols.index(f"{a}{coord}")].astype(np.float64) for a in "xyz"])
-    except ValueError as exc:
-        raise FormatError(path, f"frame at step {step}: unreadable atom lines ({exc})") from exc
-    if coord in ("s", "su"):
-        pos = pos * box + lo_hi[:, 0]
-    return _make(path, _numeric_types(path, types, True, type_map), pos, box, lo_hi[:, 0], ids,
-                 info={"format": "lammps-dump", "timestep": step, "frame": frame, "coordinates": f"x{coord}"})
+    lengths = _box_of(path, atoms, box)
+    origin = np.asarray(atoms.get_celldisp(), dtype=np.float64).reshape(3)
+    if "Origin" in atoms.info:  # OVITO's extended XYZ
+        origin = origin + np.asarray(atoms.info["Origin"], dtype=np.float64).reshape(3)
+    arrays = atoms.arrays
+    if _LABEL in arrays:
+        labels, what = [str(s) for s in arrays[_LABEL]], "species"
+    elif "type" in arrays and np.all(arrays["type"] > 0):
+        labels, what = [str(int(t)) for t in arrays["type"]], "LAMMPS types"
+    else:
+        labels, what = atoms.get_chemical_symbols(), "elements"
+    types = types_from_labels(path, labels, type_map, species, what)
+    skip = {"numbers", "positions", "id", "type", _LABEL}
+    per_atom = {k: np.asarray(v) for k, v in arrays.items()
+                if k not in skip and np.asarray(v).ndim == 1 and np.asarray(v).dtype.kind in "fiu"}
+    info = {"format": fmt, **{k: v for k, v in atoms.info.items() if np.isscalar(v)}}
+    return _make(path, types, atoms.positions, lengths, origin, arrays.get("id"), per_atom=per_atom, info=info)
 
 
-# --------------------------------------------------------------------------- extended XYZ
-def _parse_comment(line: str) -> dict:
-    """key=value pairs of an extended XYZ comment line (values may be quoted)."""
-    out = {}
-    try:
-        tokens = shlex.split(line, posix=True)
-    except ValueError:
-        tokens = line.split()
-    for tok in tokens:
-        if "=" in tok:
-            k, v = tok.split("=", 1)
-            out[k.strip().lower() if k.strip().lower() in ("lattice", "properties", "origin", "pbc") else k.strip()] = v
-    return out
+def _box_of(path, atoms, box: np.ndarray | None) -> np.ndarray:
+    """Box lengths (3,) of an orthogonal, axis-aligned, periodic cell; ``box`` where the file has none."""
+    cell = np.asarray(atoms.cell.array, dtype=np.float64)
+    if not np.any(cell):
+        if box is None:
+            raise FormatError(path, "the file has no periodic box (an XYZ file needs Lattice=\"Lx 0 0 0 Ly 0 0 0 Lz\" "
+                                    "in its comment line); add it or pass the box (--box L)")
+        return box
+    lengths = np.diag(cell).copy()
+    if np.abs(cell - np.diag(lengths)).max() > 1e-9 * np.abs(cell).max():
+        rows = "; ".join(" ".join(f"{x:.6g}" for x in r) for r in cell)
+        raise FormatError(path, f"the cell [{rows}] is not an orthogonal box along x, y, z (tilted or rotated): "
+                                "the models need an orthogonal periodic box; write the structure in one")
+    if not np.all(atoms.pbc):
+        open_axes = "".join(ax for ax, p in zip("xyz", atoms.pbc, strict=True) if not p)
+        raise FormatError(path, f"the box is not periodic along {open_axes}: the models need periodic boundaries "
+                                "in x, y and z (LAMMPS 'boundary p p p', extended XYZ pbc=\"T T T\")")
+    if box is not None and not np.allclose(box, lengths):
+        raise FormatError(path, f"--box {box.tolist()} given but the file's box is {lengths.tolist()}")
+    return lengths
 
 
-def _parse_properties(path, text: str) -> list[tuple[str, str, int]]:
-    parts = text.split(":")
-    if len(parts) % 3:
-        raise FormatError(path, f"Properties='{text}' is not a list of name:type:columns triples")
-    return [(parts[i], parts[i + 1].upper(), int(parts[i + 2])) for i in range(0, len(parts), 3)]
-
-
-def read_xyz(path: str | Path, frame: int = 0, type_map: Mapping | None = None,
-             box: np.ndarray | None = None) -> Structure:
-    """Read one frame of an extended XYZ file.
-
-    The comment line must carry ``Lattice="Lx 0 0 0 Ly 0 0 0 Lz"`` (orthogonal)
-    unless ``box`` is given; ``Properties`` defaults to ``species:S:1:pos:R:3``;
-    an optional ``Origin="x y z"`` (OVITO) is honoured. Other real/integer
-    per-atom columns are kept in ``per_atom``.
-    """
-    path = Path(path)
-    lines = path.read_text().splitlines()
-    frames = []
-    i = 0
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
-            continue
-        try:
-            n = int(lines[i].strip())
-        except ValueError:
-            raise FormatError(path, f"line {i + 1}: expected the number of atoms, found '{lines[i][:40]}'") from None
-        if i + 2 + n > len(lines):
-            raise FormatError(path, f"frame at line {i + 1} announces {n} atoms but the file ends first (truncated?)")
-        frames.append((lines[i + 1], lines[i + 2:i + 2 + n]))
-        i += 2 + n
-    if not frames:
-        raise FormatError(path, "no frame found (empty file?)")
-    try:
-        comment, rows = frames[frame]
-    except IndexError:
-        raise FormatError(path, f"frame {frame} requested but the file has {len(frames)} frames") from None
-    meta = _parse_comment(comment)
-    props = _parse_properties(path, meta.get("properties", "species:S:1:pos:R:3"))
-    if "lattice" in meta:
-        lat = np.array(meta["lattice"].split(), dtype=np.float64)
-        if lat.size != 9:
-            raise FormatError(path, f"Lattice has {lat.size} numbers, expected 9")
-        lat = lat.reshape(3, 3)
-        if np.any(np.abs(lat - np.diag(np.diag(lat))) > 1e-9 * np.abs(lat).max()):
-            raise FormatError(path, "Lattice is not diagonal: only orthogonal boxes are supported")
-        lengths = np.diag(lat)
-        if box is not None and not np.allclose(box, lengths):
-            raise FormatError(path, f"box {list(box)} given but the file's Lattice says {lengths.tolist()}")
-        box = lengths
-    elif box is None:
-        raise FormatError(path, 'no Lattice="..." in the comment line, so the periodic box is unknown; '
-                                'add Lattice="L 0 0 0 L 0 0 0 L" or pass the box (--box L)')
-    pbc = meta.get("pbc", "T T T").split()
-    if any(p.upper() not in ("T", "TRUE", "1") for p in pbc):
-        raise FormatError(path, f'pbc="{meta["pbc"]}": the structure must be periodic in x, y and z')
-    origin = np.array(meta["origin"].split(), dtype=np.float64) if "origin" in meta else np.zeros(3)
-    table = [r.split() for r in rows]
-    width = sum(p[2] for p in props)
-    bad = next((k for k, r in enumerate(table) if len(r) != width), None)
-    if bad is not None:
-        raise FormatError(path, f"atom line {bad + 1} has {len(table[bad])} columns but Properties announce {width}")
-    arr = np.array(table, dtype=object).reshape(len(rows), width)
-    cols = {}
-    c = 0
-    for name, kind, m in props:
-        cols[name] = (kind, arr[:, c:c + m])
-        c += m
-    names = {k.lower(): k for k in cols}
-    pos_key = names.get("pos")
-    type_key = next((names[k] for k in ("species", "type", "types", "element") if k in names), None)
-    if pos_key is None or type_key is None:
-        raise FormatError(path, f"Properties {list(cols)} need 'pos' (R:3) and 'species' (S:1) columns")
-    try:
-        pos = cols[pos_key][1].astype(np.float64)
-        per_atom = {}
-        for name, (kind, vals) in cols.items():
-            if name in (pos_key, type_key) or kind not in ("R", "I") or vals.shape[1] != 1:
-                continue
-            per_atom[name] = vals[:, 0].astype(np.float64 if kind == "R" else np.int64)
-        ids = per_atom.pop("id", None)
-    except ValueError as exc:
-        raise FormatError(path, f"non-numeric value in a numeric column ({exc})") from exc
-    labels = [str(s) for s in cols[type_key][1][:, 0]]
-    types = _species_types(path, labels, type_map)
-    info = {"format": "extxyz", "frame": frame}
-    info.update({k: v for k, v in meta.items() if k not in ("lattice", "properties", "origin", "pbc")})
-    return _make(path, types, pos, box, origin, ids, per_atom=per_atom, info=info)
-
-
-def _column_name(name: str) -> str:
-    clean = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    return clean if clean[:1].isalpha() else f"c_{clean}"
-
-
-def _info_value(v) -> str:
-    text = f"{v:.10g}" if isinstance(v, float) else str(v)
-    return f'"{text}"' if re.search(r'[\s="]', text) else text
-
-
-def write_xyz(path: str | Path, s: Structure, columns: Mapping[str, np.ndarray] | None = None,
-              info: Mapping | None = None) -> Path:
-    """Write extended XYZ: ``species:S:1:pos:R:3:id:I:1`` then one ``R:1`` column per entry of ``columns``.
-
-    ``info`` scalars go on the comment line (``T=0.44 time=4120 ...``), which
-    OVITO shows as global attributes; the per-atom columns become particle
-    properties (colour coding in OVITO, ``atoms.arrays`` in ASE).
-    """
-    columns = dict(s.per_atom if columns is None else columns)
-    names = [_column_name(k) for k in columns]
-    if len(set(names)) != len(names):
-        raise ValueError(f"column names {list(columns)} collide after sanitising to {names}")
-    vals = [np.asarray(v, dtype=np.float64).reshape(-1) for v in columns.values()]
-    for k, v in zip(columns, vals):
-        if len(v) != s.n:
-            raise ValueError(f"column '{k}' has {len(v)} values for {s.n} particles")
-    L = s.box
-    props = "species:S:1:pos:R:3:id:I:1" + "".join(f":{n}:R:1" for n in names)
-    head = [f'Lattice="{L[0]:.10g} 0 0 0 {L[1]:.10g} 0 0 0 {L[2]:.10g}"', f"Properties={props}", 'pbc="T T T"']
-    head += [f"{_column_name(k)}={_info_value(v)}" for k, v in (info or {}).items()]
-    species = np.array(SPECIES)[s.types]
-    xyz = [f"{x:.8f} {y:.8f} {z:.8f}" for x, y, z in s.positions]
-    extra = [" ".join(f"{v:.7g}" for v in row) for row in np.column_stack(vals)] if vals else [""] * s.n
-    out_lines = [f"{sp} {p} {int(i)} {e}".rstrip() for sp, p, i, e in zip(species, xyz, s.ids, extra)]
-    text = f"{s.n}\n{' '.join(head)}\n" + "\n".join(out_lines) + "\n"
-    with storage.atomic_path(path) as tmp:
-        tmp.write_text(text)
-    return Path(path)
-
-
-# --------------------------------------------------------------------------- npz, HDF5, CSV
+# --------------------------------------------------------------------------- glassdyn's own files
 def read_npz(path: str | Path, box_length: float | None = None) -> Structure:
     """The t = 0 structure of a BOTAN (with replica ``positions``) or GlassBench-style ``.npz``.
 
     The box is not stored in those files: a cube of edge ``box_length``
     (default the BOTAN value 15.05658, N = 4096 at ρ = 1.2).
     """
-    import zipfile
-
-    from glassdyn.labels import imported as datasets
-
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = set(f.files)
@@ -565,28 +401,24 @@ def read_npz(path: str | Path, box_length: float | None = None) -> Structure:
         raise FormatError(path, f"not a readable .npz file ({exc})") from exc
     kw = {} if box_length is None else {"box_length": box_length}
     if "positions" in keys:
-        d = datasets.read_botan_npz(path, **kw)
+        d = read_botan_npz(path, **kw)
         kind = "botan-npz"
     else:
-        d = datasets.read_glassbench_npz(path, require_labels=False, **kw)
+        d = read_glassbench_npz(path, require_labels=False, **kw)
         kind = "glassbench-npz"
     return _make(path, d["types"], d["initial_positions"], d["box"], info={"format": kind})
 
 
 def read_h5(path: str | Path) -> Structure:
     """A glassdyn HDF5 structure: ``types``, ``box`` and ``positions`` (or ``initial_positions``)."""
-    data_names = ("types", "box")
-    with storage.open_h5(path, required=data_names) as f:
+    with storage.open_h5(path, required=("types", "box")) as f:
         key = "positions" if "positions" in f and f["positions"].ndim == 2 else "initial_positions"
         if key not in f:
             raise FormatError(path, "no 2-D 'positions' or 'initial_positions' dataset: not a glassdyn structure file")
         types, box, pos = f["types"][()], f["box"][()], f[key][()]
-        per_atom = {}
-        if "per_atom" in f:
-            per_atom = {k: f["per_atom"][k][()] for k in f["per_atom"]}
+        per_atom = {k: f["per_atom"][k][()] for k in f["per_atom"]} if "per_atom" in f else {}
         ids = f["ids"][()] if "ids" in f else None
         attrs = {k: storage._decode(v) for k, v in f.attrs.items() if k != storage.COMPLETE}
-    types = np.asarray(types)
     bad = sorted(set(np.unique(types).tolist()) - {0, 1})
     if bad:
         raise FormatError(path, f"types {bad} are not 0 (A) or 1 (B)")
@@ -595,7 +427,7 @@ def read_h5(path: str | Path) -> Structure:
 
 def write_h5(path: str | Path, s: Structure, columns: Mapping[str, np.ndarray] | None = None,
              extra: Mapping[str, np.ndarray] | None = None, attrs: Mapping | None = None) -> Path:
-    """HDF5 with ``types``, ``positions``, ``box``, ``ids``, per-atom ``per_atom/<name>`` and ``extra`` datasets."""
+    """HDF5 with ``types`` (0 = A, 1 = B), ``positions``, ``box``, ``ids``, ``per_atom/<name>`` and ``extra``."""
     columns = dict(s.per_atom if columns is None else columns)
     data = {"types": s.types, "positions": s.positions, "box": s.box, "ids": s.ids}
     data.update({f"per_atom/{k}": np.asarray(v) for k, v in columns.items()})
@@ -603,87 +435,104 @@ def write_h5(path: str | Path, s: Structure, columns: Mapping[str, np.ndarray] |
     return storage.write_h5(path, data, attrs=dict(attrs or {}))
 
 
-def read_csv(path: str | Path, box: np.ndarray | None = None) -> Structure:
-    """A CSV written by :func:`write_csv` (columns id, species, x, y, z, ...; box in a '# box' first line)."""
-    import pandas as pd
-
-    path = Path(path)
-    with open(path) as fh:
-        first = fh.readline()
-    if first.startswith("# box"):
-        box = np.array(first.split()[2:5], dtype=np.float64)
-        frame = pd.read_csv(path, skiprows=1)
-    else:
-        frame = pd.read_csv(path)
-    if box is None:
-        raise FormatError(path, "no '# box Lx Ly Lz' first line; pass the box (--box L)")
-    need = ["species", "x", "y", "z"]
-    missing = [c for c in need if c not in frame.columns]
-    if missing:
-        raise FormatError(path, f"columns {missing} missing; a structure CSV has {need}")
-    types = _species_types(path, frame["species"].astype(str).tolist(), None)
-    per_atom = {c: frame[c].to_numpy() for c in frame.columns if c not in need + ["id"]}
-    ids = frame["id"].to_numpy() if "id" in frame.columns else None
-    return _make(path, types, frame[["x", "y", "z"]].to_numpy(), box, ids=ids, per_atom=per_atom,
-                 info={"format": "csv"})
+# --------------------------------------------------------------------------- outputs for OVITO, ASE, spreadsheets
+def _columns(s: Structure, columns: Mapping | None) -> dict[str, np.ndarray]:
+    out = {str(k): np.asarray(v, dtype=np.float64).reshape(-1) for k, v in dict(
+        s.per_atom if columns is None else columns).items()}
+    for k, v in out.items():
+        if len(v) != s.n or not k.isidentifier():
+            raise ValueError(f"column '{k}': {len(v)} values for {s.n} particles; names must be identifiers")
+    return out
 
 
-def write_csv(path: str | Path, s: Structure, columns: Mapping[str, np.ndarray] | None = None) -> Path:
-    """CSV, one row per particle: id, species, x, y, z, then ``columns``; first line '# box Lx Ly Lz'."""
-    import pandas as pd
+def to_atoms(s: Structure, columns: Mapping | None = None, info: Mapping | None = None,
+             species: Mapping | None = None):
+    """``ase.Atoms``: placeholder symbols for A/B, integer ``type`` (1 = A, 2 = B) and ``id``, ``columns``."""
+    import ase
 
-    columns = dict(s.per_atom if columns is None else columns)
-    frame = pd.DataFrame({"id": s.ids, "species": np.array(SPECIES)[s.types],
-                          "x": s.positions[:, 0], "y": s.positions[:, 1], "z": s.positions[:, 2]})
-    for k, v in columns.items():
-        frame[k] = np.asarray(v).reshape(-1)
+    sp = dict(species or DEFAULT_SPECIES)
+    atoms = ase.Atoms(symbols=np.array([sp["A"], sp["B"]])[s.types], positions=s.positions,
+                      cell=np.diag(s.box), pbc=True)
+    atoms.new_array("type", s.types.astype(np.int64) + 1)
+    atoms.new_array("id", np.asarray(s.ids, dtype=np.int64))
+    for k, v in _columns(s, columns).items():
+        atoms.new_array(k, v)
+    atoms.info.update({k: v for k, v in (info or {}).items() if v is not None})
+    return atoms
+
+
+def write_xyz(path: str | Path, s: Structure, columns: Mapping | None = None, info: Mapping | None = None,
+              species: Mapping | None = None) -> Path:
+    """Extended XYZ through ASE: ``species:S:1:pos:R:3:type:I:1:id:I:1`` then one ``R:1`` column per entry.
+
+    ``info`` scalars go on the comment line (OVITO shows them as global
+    attributes, ASE as ``atoms.info``). OVITO takes the particle types from the
+    species names and ignores the ``type`` column; ASE keeps it in ``arrays``.
+    """
+    import ase.io
+
+    atoms = to_atoms(s, columns, info, species)
+    with storage.atomic_path(path) as tmp:
+        ase.io.write(tmp, atoms, format="extxyz")
+    return Path(path)
+
+
+def write_dump(path: str | Path, s: Structure, columns: Mapping | None = None, info: Mapping | None = None,
+               timestep: int = 0) -> Path:
+    """LAMMPS text dump ``ITEM: ATOMS id type x y z d_<name>...`` (types 1 = A, 2 = B; box from origin 0).
+
+    Hand-written: ASE has no dump writer. The predictions carry LAMMPS' prefix
+    for custom per-atom floats (``d_propensity``, as ``fix property/atom``
+    dumps them) because ASE's dump reader keeps only prefixed columns; OVITO
+    reads every column. ``info`` is not stored (the format has no place for it).
+    """
+    cols = _columns(s, columns)
+    head = ["ITEM: TIMESTEP", str(int(timestep)), "ITEM: NUMBER OF ATOMS", str(s.n), "ITEM: BOX BOUNDS pp pp pp"]
+    head += [f"0 {L:.10g}" for L in s.box]
+    head.append("ITEM: ATOMS id type x y z" + "".join(f" d_{k}" for k in cols))
+    table = np.column_stack([s.ids, s.types.astype(np.int64) + 1, s.positions, *cols.values()])
+    fmt = "%d %d %.10g %.10g %.10g" + " %.7g" * len(cols)
     with storage.atomic_path(path) as tmp:
         with open(tmp, "w") as fh:
-            fh.write(f"# box {s.box[0]:.10g} {s.box[1]:.10g} {s.box[2]:.10g}\n")
+            fh.write("\n".join(head) + "\n")
+            np.savetxt(fh, table, fmt=fmt)
+    return Path(path)
+
+
+def write_csv(path: str | Path, s: Structure, columns: Mapping | None = None, info: Mapping | None = None,
+              species: Mapping | None = None) -> Path:
+    """CSV, one row per particle: id, type (1 = A, 2 = B), species, x, y, z, then ``columns``.
+
+    A first comment line holds the box (``# box Lx Ly Lz``) and ``info``
+    (``pandas.read_csv(path, comment='#')`` skips it).
+    """
+    import pandas as pd
+
+    sp = dict(species or DEFAULT_SPECIES)
+    frame = pd.DataFrame({"id": s.ids, "type": s.types.astype(np.int64) + 1,
+                          "species": np.array([sp["A"], sp["B"]])[s.types],
+                          "x": s.positions[:, 0], "y": s.positions[:, 1], "z": s.positions[:, 2]})
+    for k, v in _columns(s, columns).items():
+        frame[k] = v
+    meta = " ".join(f"{k}={v}" for k, v in (info or {}).items())
+    with storage.atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            fh.write(f"# box {s.box[0]:.10g} {s.box[1]:.10g} {s.box[2]:.10g} {meta}".rstrip() + "\n")
             frame.to_csv(fh, index=False)
     return Path(path)
 
 
-# --------------------------------------------------------------------------- dispatch
-def read_structure(path: str | Path, fmt: str | None = None, frame: int = 0, type_map: Mapping | None = None,
-                   box: np.ndarray | float | None = None, box_length: float | None = None) -> Structure:
-    """Read any supported structure file (format from ``fmt``, else the name, else the content).
-
-    ``frame`` selects a frame of a dump or XYZ trajectory; ``type_map`` maps the
-    file's type labels onto A/B; ``box`` supplies a box where the file has none
-    (XYZ without Lattice, CSV); ``box_length`` is the cubic box of an ``.npz``.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FormatError(path, "file does not exist")
-    fmt = fmt or detect_format(path)
-    if box is not None:
-        box = np.broadcast_to(np.asarray(box, dtype=np.float64), (3,)).copy()
-    if fmt == "data":
-        return read_data(path, type_map)
-    if fmt == "dump":
-        return read_dump(path, frame, type_map)
-    if fmt == "xyz":
-        return read_xyz(path, frame, type_map, box)
-    if fmt == "npz":
-        return read_npz(path, box_length if box_length is not None else (None if box is None else float(box[0])))
-    if fmt == "h5":
-        return read_h5(path)
-    if fmt == "csv":
-        return read_csv(path, box)
-    raise FormatError(path, f"unknown format '{fmt}'; one of {FORMATS}")
-
-
-def write_structure(path: str | Path, s: Structure, columns: Mapping[str, np.ndarray] | None = None,
-                    info: Mapping | None = None, fmt: str | None = None) -> Path:
-    """Write ``s`` (with per-atom ``columns``) in the format of ``path``'s suffix (xyz, data, h5, csv)."""
-    fmt = fmt or _SUFFIXES.get(Path(path).suffix.lower())
-    if fmt == "xyz":
-        return write_xyz(path, s, columns, info)
-    if fmt == "data":
-        return write_data(path, s)
-    if fmt == "h5":
+def write_structure(path: str | Path, s: Structure, columns: Mapping | None = None, info: Mapping | None = None,
+                    species: Mapping | None = None) -> Path:
+    """Write ``s`` with per-atom ``columns`` in the format of ``path``'s suffix (see :data:`OUTPUTS`)."""
+    kind = OUTPUTS.get(Path(path).suffix.lower())
+    if kind == "xyz":
+        return write_xyz(path, s, columns, info, species)
+    if kind == "dump":
+        return write_dump(path, s, columns, info)
+    if kind == "h5":
         return write_h5(path, s, columns, attrs=info)
-    if fmt == "csv":
-        return write_csv(path, s, columns)
-    raise ValueError(f"cannot write '{path}': use a .xyz, .data, .h5 or .csv name")
+    if kind == "csv":
+        return write_csv(path, s, columns, info, species)
+    raise ValueError(f"cannot write '{path}': use a .xyz (OVITO, ASE), .dump (LAMMPS, OVITO), .h5 or .csv name")
+
