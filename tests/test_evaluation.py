@@ -10,6 +10,7 @@ import torch
 from gnn_helpers import small_config, write_labels
 
 from glassdyn.gnn.evaluate import evaluate_cell
+from glassdyn.gnn.trained import load_trained, predict_graph
 from glassdyn.io import storage
 from glassdyn.io.tables import EVAL_COLUMNS
 from glassdyn.models.interaction_network import InteractionNetwork
@@ -75,9 +76,8 @@ def test_evaluate_cell_writes_one_row_per_test_configuration(tmp_path):
     assert frame[["pearson_nodes", "pearson_edges"]].abs().le(1).all().all()
     # The numbers are those of the predictions against the stored labels.
     d = storage.read_h5(paths[0])[0]
-    from glassdyn import models
 
-    pred = models.predict_graph(models.load_trained(model_file, device="cpu"), d["types"], d["edge_index"],
+    pred = predict_graph(load_trained(model_file, device="cpu"), d["types"], d["edge_index"],
                                 d["edge_vectors"])
     a = d["types"] == 0
     assert frame["pearson_nodes"][0] == pytest.approx(pearson(pred["nodes"][a], d["propensity"][1][a]))

@@ -21,7 +21,8 @@ import pytest
 import torch
 from gnn_helpers import structure
 
-from glassdyn import models
+from glassdyn.gnn.trained import load_trained, predict_structure
+from glassdyn.io.storage import StorageError
 from glassdyn.models.interaction_network import GatherPair, InteractionNetwork, pair_index
 from glassdyn.physics.graphs import build_graph, node_inputs
 
@@ -198,8 +199,8 @@ def _save_model(path, net, p=0.4, stats=None):
 def test_load_trained_and_predict_structure_destandardise(tmp_path, net):
     types, box, x, ei, ev = small_graph(seed=6)
     _save_model(tmp_path / "model.pt", net)
-    trained = models.load_trained(tmp_path / "model.pt", device="cpu")
-    out = models.predict_structure(trained, types, x + box, box)      # unwrapped input is fine
+    trained = load_trained(tmp_path / "model.pt", device="cpu")
+    out = predict_structure(trained, types, x + box, box)      # unwrapped input is fine
     with torch.no_grad():
         n, e = net(*tensors(types, ei, ev))
     np.testing.assert_array_equal(out["edge_index"], ei)
@@ -210,15 +211,15 @@ def test_load_trained_and_predict_structure_destandardise(tmp_path, net):
 def test_untrained_decoder_predicts_nan(tmp_path, net):
     types, box, x, *_ = small_graph(seed=7)
     _save_model(tmp_path / "ntgnn.pt", net, p=1.0)
-    out = models.predict_structure(models.load_trained(tmp_path / "ntgnn.pt", device="cpu"), types, x, box)
+    out = predict_structure(load_trained(tmp_path / "ntgnn.pt", device="cpu"), types, x, box)
     assert np.isfinite(out["nodes"]).all() and np.isnan(out["edges"]).all()
 
 
 def test_bad_model_file_is_named(tmp_path):
     bad = tmp_path / "model.pt"
     bad.write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(models.StorageError, match="model.pt"):
-        models.load_trained(bad)
+    with pytest.raises(StorageError, match="model.pt"):
+        load_trained(bad)
     torch.save({"model": "botan"}, bad)
-    with pytest.raises(models.StorageError, match="missing key"):
-        models.load_trained(bad)
+    with pytest.raises(StorageError, match="missing key"):
+        load_trained(bad)

@@ -8,15 +8,16 @@ import re
 import ase.io
 import gnn_helpers as gh
 import numpy as np
+import torch
 import pytest
 import structure_helpers as sh
 
 from glassdyn import cli
 from glassdyn.gnn import predict as P
 from glassdyn.gnn.train import train_cell
+from glassdyn.gnn.trained import load_trained, predict_structure
 from glassdyn.io import storage
 from glassdyn.io import structures as S
-from glassdyn.models import load_trained, predict_structure
 
 
 @pytest.fixture(scope="module")
@@ -231,8 +232,8 @@ def test_model_files_predict_does_not_take_are_named(trained, tmp_path, caplog):
     src = S.write_xyz(tmp_path / "in.xyz", trained["structure"])
     ogn = simulator.save_model(tmp_path / "ogn.pt", OGN(hidden=8, layers=1), {"variant": "ogn", "k": 1})
     member = tglassmlp.save_member(tmp_path / "member.pt", TGlassMLP(3), {"T": 0.44})
-    checkpoint = trained["model"].parent / "checkpoint.pt"
-    assert checkpoint.exists()
+    checkpoint = trained["model"].parent / "checkpoint.pt"  # as a killed training leaves it
+    torch.save({"fingerprint": "0" * 64, "epoch": 1, "step": 0, "model": {}, "optimizer": {"state": {}}}, checkpoint)
     takes = "glassdyn predict takes a BOTAN or NT-GNN model.pt"
     cases = {ogn: f"this is an OGN simulator model.*{takes}", member: f"this is a tGlassMLP ensemble member.*{takes}",
              checkpoint: rf"training checkpoint \(resume state\), not a trained model: use {trained['model']}"}

@@ -17,12 +17,12 @@ import torch
 from gnn_helpers import small_config, write_labels
 
 from glassdyn import config as gcfg
-from glassdyn import models
 from glassdyn.gnn import ddp
 from glassdyn.gnn.batches import batch_loss, make_batch, random_rotation, rank_slots, rotation_for
 from glassdyn.gnn.data import read_cell, to_graph
 from glassdyn.gnn.ddp import distributed_env
 from glassdyn.gnn.train import LOSS_COLUMNS, train_cell
+from glassdyn.gnn.trained import MODEL_FILE_KEYS, load_trained
 from glassdyn.io import storage
 from glassdyn.models.interaction_network import InteractionNetwork
 
@@ -129,9 +129,10 @@ def test_train_cell_outputs_and_formats(data, tmp_path):
     out = tmp_path / "train/botan/T0.64/t1"
     path = train_cell(cfg, "botan", 0.64, 1, train, out)
     assert path == out / "model.pt"
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "loss.csv", "metrics.json", "model.pt"]
+    # a finished cell leaves nothing a later run could mistake for progress: no checkpoint.pt
+    assert sorted(p.name for p in out.iterdir()) == ["loss.csv", "metrics.json", "model.pt"]
     obj = torch.load(out / "model.pt", weights_only=True)
-    assert set(models.MODEL_FILE_KEYS) <= set(obj)
+    assert set(MODEL_FILE_KEYS) <= set(obj)
     assert obj["hyperparameters"] == {"hidden": 16, "message_passing_steps": 2}
     assert obj["graph_cutoff"] == 2.0 and obj["T"] == 0.64 and obj["time_index"] == 1 and obj["time"] == 1.0
     assert obj["p"] == 0.4
@@ -147,7 +148,7 @@ def test_train_cell_outputs_and_formats(data, tmp_path):
     assert m["val_pearson_nodes"] == pytest.approx(loss["val_pearson_nodes"][m["best_epoch"]])
     assert m["fit_configurations"] == [0, 1, 2, 3] and m["validation_configurations"] == [4]
     assert m["steps"] == 2 * 4 and m["steps_per_s"] > 0 and m["wall_time_s"] > 0
-    trained = models.load_trained(path, device="cpu")
+    trained = load_trained(path, device="cpu")
     assert trained.predicts_nodes and trained.predicts_edges
 
 
@@ -181,7 +182,7 @@ def test_pretraining_initialises_the_main_training(data, tmp_path):
     meta = torch.load(pre, weights_only=True)
     assert meta["p"] == 0.0 and meta["stage"] == "pretrain"
     assert json.loads((tmp_path / "pre/metrics.json").read_text())["epochs"] == 1
-    assert not models.load_trained(pre, device="cpu").predicts_nodes
+    assert not load_trained(pre, device="cpu").predicts_nodes
     # With a vanishing learning rate the main training ends where the pretraining left the weights.
     c = copy.deepcopy(cfg)
     c["models"]["botan"]["lr"] = 1e-30
@@ -329,8 +330,8 @@ def test_two_gloo_ranks_stay_in_sync_and_match_one_process(data, tmp_path):
     c1["training"]["ranks"] = 1
     c1["models"]["botan"]["graphs_per_step"] = 2
     train_cell(c1, "botan", 0.64, 1, train, tmp_path / "w1")
-    a = torch.load(tmp_path / "w2/checkpoint.pt", weights_only=False)["model"]
-    b = torch.load(tmp_path / "w1/checkpoint.pt", weights_only=False)["model"]
+    a = torch.load(tmp_path / "w2/model.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "w1/model.pt", weights_only=True)["state_dict"]
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)
     l2, l1 = pd.read_csv(tmp_path / "w2/loss.csv"), pd.read_csv(tmp_path / "w1/loss.csv")

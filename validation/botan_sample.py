@@ -18,7 +18,7 @@ with 32 iso-configurational replicas at t = 4120 ≈ τα. This script
    from the augmentation; it is not built in).
 
 The model is saved as ``<out>/model.pt`` (the format of
-:func:`glassdyn.models.load_trained`, usable by ``glassdyn predict``).
+:func:`glassdyn.load_trained`, usable by ``glassdyn predict``).
 
 Reference: the paper reaches ρ ≈ 0.75 for nodes at this time with 400
 training configurations, 2000 pretraining epochs and ≤ 1000 epochs; with 10
@@ -41,10 +41,10 @@ import numpy as np
 import pandas as pd
 
 from glassdyn import config as gcfg
-from glassdyn import models
 from glassdyn.gnn.batches import random_rotation
 from glassdyn.gnn.evaluate import evaluate_cell
 from glassdyn.gnn.train import train_cell
+from glassdyn.gnn.trained import load_trained, predict_graph
 from glassdyn.io import storage
 from glassdyn.labels.extract import labels_from_positions
 from glassdyn.labels.imported import read_botan_npz
@@ -90,14 +90,14 @@ def write_labels(files: list[Path], first_c: int, cfg: dict, folder: Path) -> li
 
 def rotation_consistency(model_file: Path, label_file: Path, n: int = 4) -> dict:
     """Pearson between predictions on the test inputs and on the same inputs rotated at random (mean of n)."""
-    trained = models.load_trained(model_file)
+    trained = load_trained(model_file)
     d = storage.read_h5(label_file, ["types", "edge_index", "edge_vectors"])[0]
-    base = models.predict_graph(trained, d["types"], d["edge_index"], d["edge_vectors"])
+    base = predict_graph(trained, d["types"], d["edge_index"], d["edge_vectors"])
     rng = np.random.default_rng(0)
     rho_n, rho_e = [], []
     for _ in range(n):
         R = random_rotation(rng)
-        rot = models.predict_graph(trained, d["types"], d["edge_index"], d["edge_vectors"] @ R.T.astype(np.float32))
+        rot = predict_graph(trained, d["types"], d["edge_index"], d["edge_vectors"] @ R.T.astype(np.float32))
         rho_n.append(pearson(base["nodes"], rot["nodes"]))
         rho_e.append(pearson(base["edges"], rot["edges"]))
     return {"nodes": float(np.mean(rho_n)), "edges": float(np.mean(rho_e))}

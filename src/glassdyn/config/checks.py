@@ -12,11 +12,12 @@ from glassdyn.config.derived import (
     validation_count,
 )
 from glassdyn.config.errors import ConfigError
+from glassdyn.config.families import FAMILIES
 
 #: Model families the campaign knows (``models.enabled`` items; each may have a ``models.<name>`` section).
-MODEL_FAMILIES = ("ntgnn", "botan", "tglassmlp", "ogn")
-#: Families trained by the interaction-network loop (need ``models.<name>``: p, epochs, lr, ...).
-GNN_FAMILIES = ("ntgnn", "botan")
+MODEL_FAMILIES = tuple(FAMILIES)
+#: Families trained per (T, t) cell by the interaction-network loop (need ``models.<name>``: p, epochs, lr, ...).
+GNN_FAMILIES = tuple(n for n, f in FAMILIES.items() if f.kind == "gnn")
 
 
 def cross_checks(cfg: dict) -> None:

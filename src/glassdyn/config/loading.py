@@ -18,6 +18,7 @@ import yaml
 
 from glassdyn.config.checks import cross_checks
 from glassdyn.config.errors import ConfigError, ConfigFileError
+from glassdyn.config.families import FAMILIES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA_DIR = PACKAGE_DIR / "schemas"
@@ -80,6 +81,7 @@ def schema() -> dict:
         main.setdefault("$defs", {}).update(frag.get("$defs", {}))
         main["required"] = list(dict.fromkeys(main.get("required", []) + frag.get("required", [])))
     main["additionalProperties"] = False
+    main["properties"]["models"]["properties"]["enabled"]["items"] = {"enum": list(FAMILIES)}
     return main
 
 

@@ -82,7 +82,9 @@ def make_batch(graphs: list[CellGraph], rotations: list[np.ndarray | torch.Tenso
     def weights(sizes):
         return torch.cat([torch.full((s,), 1.0 / (G * s), device=dev) for s in sizes])
 
-    cat_or_none = (lambda key: None if getattr(graphs[0], key) is None else torch.cat([getattr(g, key) for g in graphs]))
+    def cat_or_none(key):
+        return None if getattr(graphs[0], key) is None else torch.cat([getattr(g, key) for g in graphs])
+
     return Batch(
         x=torch.cat([g.x for g in graphs]),
         edge_index=torch.cat([g.edge_index + int(o) for g, o in zip(graphs, offsets)], dim=1),

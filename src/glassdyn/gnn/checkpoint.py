@@ -1,8 +1,6 @@
-"""TODO docstring"""
+"""checkpoint.pt of a training cell: written atomically, resumed only when made from the same inputs."""
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from pathlib import Path
 
@@ -10,6 +8,7 @@ import torch
 from torch import nn
 
 from glassdyn.io import storage
+from glassdyn.io.provenance import differences, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -24,22 +23,26 @@ def torch_save(obj, path: Path) -> Path:
     return path
 
 
-def fingerprint(settings: dict) -> str:
-    """SHA-256 of the settings that make a checkpoint resumable (JSON, sorted keys)."""
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+def load_checkpoint(path: Path, record: dict) -> dict | None:
+    """The checkpoint at ``path`` if it exists, is readable and was made from ``record``'s inputs; else None.
 
-
-def load_checkpoint(path: Path, fp: str) -> dict | None:
-    """The checkpoint at ``path`` if it exists, is readable and belongs to the same settings; else None."""
+    ``record`` is the cell's provenance (configuration slice, content of every
+    input file, identity). A checkpoint of anything else is removed with a log
+    line naming what differs: it is never resumed.
+    """
     if not path.exists():
         return None
     try:
         ck = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # a truncated file: start afresh rather than fail
         log.warning("%s is unreadable (%s): starting from scratch", path, exc)
+        path.unlink(missing_ok=True)
         return None
-    if ck.get("fingerprint") != fp:
-        log.warning("%s belongs to other settings: starting from scratch", path)
+    if ck.get("fingerprint") != fingerprint(record):
+        changed = differences(ck.get("provenance"), record)
+        log.warning("%s was made from other inputs (%s differ): discarded, starting from scratch", path,
+                    ", ".join(changed[:8]) + (" …" if len(changed) > 8 else ""))
+        path.unlink(missing_ok=True)
         return None
     return ck
 

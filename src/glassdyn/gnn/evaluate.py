@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from glassdyn import config as gcfg
-from glassdyn import models
 from glassdyn.config.slices import config_slice, reads
+from glassdyn.gnn.trained import load_trained, predict_graph
 from glassdyn.io import storage
 from glassdyn.io.tables import EVAL_COLUMNS
 from glassdyn.physics.correlation import configuration_scores
@@ -48,7 +48,7 @@ READS = reads("labels.edge_eval_cutoff", "configurations", "temperatures[T].tau_
 
 def evaluate_cell(cfg: dict, model_file: str | Path, label_paths: list[str | Path], output: str | Path) -> Path:
     """Rule ``evaluate``: Pearson of one trained cell on each test configuration → the eval CSV."""
-    trained = models.load_trained(model_file)
+    trained = load_trained(model_file)
     meta = trained.meta
     k = int(meta["time_index"])
     T_key = gcfg.temperature_key(float(meta["T"]))
@@ -63,7 +63,7 @@ def evaluate_cell(cfg: dict, model_file: str | Path, label_paths: list[str | Pat
             raise storage.StorageError(path, f"labels at T = {d['T']} but the model was trained at T = {T_key}")
         if d["c"] not in test:
             raise storage.StorageError(path, f"configuration {d['c']} is not a test configuration")
-        pred = models.predict_graph(trained, d["types"], d["edge_index"], d["edge_vectors"])
+        pred = predict_graph(trained, d["types"], d["edge_index"], d["edge_vectors"])
         rn, re = configuration_scores(d["types"], d["edge_index"], d["edge_vectors"], d["propensity"], pred["nodes"],
                                       d["pair_distance_change"], pred["edges"], cutoff)
         rows.append({"model": meta["model"], "T": float(T_key), "time_index": k, "time": float(d["times"][k]),

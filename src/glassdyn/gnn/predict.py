@@ -37,10 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from glassdyn.config import temperature_key
+from glassdyn.gnn.trained import load_trained, predict_structure
 from glassdyn.io import structures
 from glassdyn.io.storage import StorageError
 from glassdyn.io.structures import Structure
-from glassdyn.models import load_trained, predict_structure
 
 log = logging.getLogger("glassdyn.predict")
 
@@ -304,6 +304,7 @@ def predict_cli(a) -> None:
           f"{res['seconds']:.2f} s")
     for name, v in res["columns"].items():
         a_mask = s.types == 0
-        print(f"  {name}: mean A {np.nanmean(v[a_mask]):.4g}, B {np.nanmean(v[~a_mask]) if (~a_mask).any() else float('nan'):.4g}")
+        mean_b = np.nanmean(v[~a_mask]) if (~a_mask).any() else float("nan")
+        print(f"  {name}: mean A {np.nanmean(v[a_mask]):.4g}, B {mean_b:.4g}")
     for out in res["outputs"]:
         print(f"  wrote {out}")

@@ -43,6 +43,7 @@ rank 0 writes files.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -50,16 +51,18 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from glassdyn import config as gcfg
-from glassdyn import models
+from glassdyn.config.slices import config_slice, reads
 from glassdyn.gnn.batches import batch_loss, epoch_order, make_batch, rank_slots, rotation_for, validation_scores
-from glassdyn.gnn.checkpoint import CHECKPOINT, fingerprint, load_checkpoint, state_copy, torch_save
+from glassdyn.gnn.checkpoint import CHECKPOINT, load_checkpoint, state_copy, torch_save
 from glassdyn.gnn.data import load_cell_graphs, standardise, target_stats
 from glassdyn.gnn.ddp import (
     STOP_SIGNALS,
@@ -74,12 +77,30 @@ from glassdyn.gnn.ddp import (
     replica_weight_difference,
     threads_per_rank,
 )
+from glassdyn.gnn.trained import build, load_trained, network_hyperparameters
 from glassdyn.io import storage
+from glassdyn.io.progress import hms
+from glassdyn.io.provenance import fingerprint, provenance
 from glassdyn.models.device import precision_context, resolve_device, retain_freed_memory
+from glassdyn.models.files import save_model_file
 
 log = logging.getLogger("glassdyn.training")
 
 LOSS_COLUMNS = ["epoch", "train_loss", "val_loss", "val_pearson_nodes", "val_pearson_edges"]
+
+
+#: What training one cell reads: its model's hyperparameters, the network, the training recipe (seed,
+#: validation share, augmentation, precision, DDP ranks: W ranks x G graphs per optimiser step), the split,
+#: the edge-judging cutoff (validation Pearson), the graph cutoff and the system (recorded for predict).
+#: The device is an execution setting (``device`` argument), not a trigger.
+COMMON_READS = reads("network", "training.seed", "training.validation_fraction", "training.rotation_augmentation",
+                     "training.precision", "training.ranks", "configurations.n_train", "labels.edge_eval_cutoff",
+                     "graph.cutoff", "system")
+READS = COMMON_READS + reads("models.{model}.p", "models.{model}.epochs", "models.{model}.graphs_per_step",
+                             "models.{model}.lr")
+#: Pretraining: p = 0 on edges for ``models.<model>.pretrain.epochs``; the main training's p and epochs are not read.
+PRETRAIN_READS = COMMON_READS + reads("models.{model}.graphs_per_step", "models.{model}.lr",
+                                      "models.{model}.pretrain")
 
 
 # ----------------------------------------------------------------------------- settings
@@ -88,31 +109,34 @@ def cell_settings(cfg: dict, model: str, pretrain: bool = False) -> dict:
     if model not in cfg["models"]:
         raise gcfg.ConfigError(f"models.{model}", "no settings for this model")
     m = cfg["models"][model]
-    out = {"p": float(m["p"]), "epochs": int(m["epochs"]), "graphs_per_step": int(m["graphs_per_step"]),
-           "lr": float(m["lr"])}
     if pretrain:
         if not m.get("pretrain"):
             raise gcfg.ConfigError(f"models.{model}.pretrain", "pretraining asked for but not configured")
-        out.update(p=0.0, epochs=int(m["pretrain"]["epochs"]))
-    return out
+        return {"p": 0.0, "epochs": int(m["pretrain"]["epochs"]), "graphs_per_step": int(m["graphs_per_step"]),
+                "lr": float(m["lr"])}
+    return {"p": float(m["p"]), "epochs": int(m["epochs"]), "graphs_per_step": int(m["graphs_per_step"]),
+            "lr": float(m["lr"])}
 
 
 # ----------------------------------------------------------------------------- the cell
 def train_cell(cfg: dict, model: str, T, time_index: int, label_paths: list[str | Path], output_dir: str | Path,
-               pretrained: str | Path | None = None, pretrain: bool = False, *,
+               pretrained: str | Path | None = None, pretrain: bool = False, *, device: str = "auto",
                time_budget_s: float | None = None) -> Path | None:
     """Rule ``train``/``pretrain``: train one cell; write model.pt, metrics.json and loss.csv in ``output_dir``.
 
+    ``cfg`` is cut to :data:`READS` (:data:`PRETRAIN_READS`); ``device`` is
+    ``training.device`` (auto | cpu | cuda), an execution setting.
     ``time_budget_s`` (optional, for validation runs): stop after the first
     epoch that ends past this many seconds of wall time and write the outputs
     of the epochs done (metrics.json ``epochs_run`` < ``epochs``).
     Returns the model.pt path (on rank 0; None on other ranks). Raises
     :class:`TrainingInterrupted` after a SIGTERM/SIGUSR1 checkpoint.
     """
+    cfg = config_slice(cfg, PRETRAIN_READS if pretrain else READS, model=model)
     env = distributed_env()
     ranks = int(cfg["training"]["ranks"])
     args = (cfg, model, T, time_index, [str(p) for p in label_paths], str(output_dir),
-            None if pretrained is None else str(pretrained), bool(pretrain), time_budget_s)
+            None if pretrained is None else str(pretrained), bool(pretrain), device, time_budget_s)
     if env is None and ranks > 1:
         return _launch_local(ranks, args)
     if env is not None and int(env["WORLD_SIZE"]) != ranks:
@@ -168,23 +192,18 @@ def _launch_local(world: int, args: tuple) -> Path | None:
     return Path(args[5]) / "model.pt"
 
 
-def _train(cfg, model, T, time_index, label_paths, output_dir, pretrained, pretrain, time_budget_s=None,
-           env=None) -> Path | None:
-    st = cell_settings(cfg, model, pretrain)
-    T_key = gcfg.temperature_key(float(T))
-    out_dir = Path(output_dir)
-    stage = "pretrain" if pretrain else "train"
-    seed = gcfg.derive_seed(int(cfg["training"]["seed"]), model, T_key, int(time_index), stage)
+def _train(cfg, model, T, time_index, label_paths, output_dir, pretrained, pretrain, device_name="auto",
+           time_budget_s=None, env=None) -> Path | None:
     local_rank = int(env["LOCAL_RANK"]) if env else 0
-    device = resolve_device(cfg["training"]["device"], local_rank)
+    device = resolve_device(device_name, local_rank)
     d = init_process_group(env, device) if env else Dist()
     threads = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(threads_per_rank(int(env["WORLD_SIZE"]) if env else 1))
         retain_freed_memory()
     try:
-        return _train_loop(cfg, model, T_key, int(time_index), label_paths, out_dir, pretrained, st, seed, device, d,
-                           stage, time_budget_s)
+        run = _setup(cfg, model, T, int(time_index), label_paths, Path(output_dir), pretrained, pretrain, device, d)
+        return _run(run, time_budget_s)
     finally:
         torch.set_num_threads(threads)
         if device.type == "cpu":
@@ -193,173 +212,241 @@ def _train(cfg, model, T, time_index, label_paths, output_dir, pretrained, pretr
             dist.destroy_process_group()
 
 
-def _train_loop(cfg, model, T_key, k, label_paths, out_dir, pretrained, st, seed, device, d: Dist, stage,
-                time_budget_s=None):
-    p, epochs, G, lr = st["p"], st["epochs"], st["graphs_per_step"], st["lr"]
-    t_start = time.perf_counter()
-    fit, val, time_value = load_cell_graphs(cfg, label_paths, T_key, k, p, device)
+@dataclasses.dataclass
+class CellRun:
+    """Everything fixed for one cell's training: data, network, optimiser, and what it was made from."""
+
+    label: str
+    model: str
+    stage: str
+    T_key: str
+    k: int
+    st: dict          # p, epochs, graphs_per_step, lr (cell_settings)
+    seed: int
+    fit: list
+    val: list
+    time_value: float
+    stats: dict       # target mean/std of the fit set
+    hyper: dict
+    net: nn.Module
+    ddp: nn.Module
+    opt: torch.optim.Optimizer
+    autocast: Any
+    rotate: bool
+    precision: str
+    device: torch.device
+    d: Dist
+    out_dir: Path
+    record: dict      # provenance: configuration slice + input contents + identity
+    fp: str
+    system: dict
+    graph_cutoff: float
+
+
+@dataclasses.dataclass
+class Progress:
+    """What changes while a cell trains (all of it in checkpoint.pt)."""
+
+    epoch: int = 0
+    step: int = 0
+    history: list = dataclasses.field(default_factory=list)
+    best: dict = dataclasses.field(default_factory=dict)
+    loss_sum: float = 0.0
+    loss_steps: int = 0
+    train_time: float = 0.0
+    steps_done: int = 0
+    wall_before: float = 0.0
+
+
+def _setup(cfg, model, T, k, label_paths, out_dir, pretrained, pretrain, device, d: Dist) -> CellRun:
+    """Load the cell's graphs, standardise targets, build the network (from ``pretrained`` if given) and Adam."""
+    st = cell_settings(cfg, model, pretrain)
+    T_key = gcfg.temperature_key(float(T))
+    stage = "pretrain" if pretrain else "train"
+    seed = gcfg.derive_seed(int(cfg["training"]["seed"]), model, T_key, k, stage)
+    fit, val, time_value = load_cell_graphs(cfg, label_paths, T_key, k, st["p"], device)
     stats = target_stats(fit)
     standardise(fit + val, stats)
-    hyper = models.network_hyperparameters(cfg)
-
+    hyper = network_hyperparameters(cfg)
     torch.manual_seed(seed)
-    net = models.build(model, hyper).to(device)
+    net = build(model, hyper).to(device)
     if pretrained:
-        pre = models.load_trained(pretrained, device="cpu")
-        if pre.meta["hyperparameters"] != hyper:
-            raise storage.StorageError(pretrained, f"pretrained network {pre.meta['hyperparameters']} differs from "
-                                                   f"the configured one {hyper}")
-        net.load_state_dict(pre.network.state_dict())
+        _load_pretrained(net, pretrained, hyper)
     # A decoder the loss never uses gets no gradient; freezing it keeps DDP's bucket logic exact.
-    if p >= 1.0:
+    if st["p"] >= 1.0:
         net.edge_decoder.requires_grad_(False)
-    if p <= 0.0:
+    if st["p"] <= 0.0:
         net.node_decoder.requires_grad_(False)
-    trainable = [q for q in net.parameters() if q.requires_grad]
-    opt = torch.optim.Adam(trainable, lr=lr, weight_decay=0.0)
-    ddp = net
-    if d.world > 1:
-        ddp = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-
+    opt = torch.optim.Adam([q for q in net.parameters() if q.requires_grad], lr=st["lr"], weight_decay=0.0)
+    ddp = net if d.world == 1 else nn.parallel.DistributedDataParallel(
+        net, device_ids=[device.index] if device.type == "cuda" else None)
     precision = cfg["training"]["precision"]
-    autocast = precision_context(precision, device)
-    settings = {"model": model, "T": T_key, "time_index": k, "stage": stage, **st, "network": hyper,
-                "precision": precision,
-                "seed": seed, "rotation_augmentation": bool(cfg["training"]["rotation_augmentation"]),
-                "validation_fraction": cfg["training"]["validation_fraction"],
-                "fit": [g.c for g in fit], "validation": [g.c for g in val],
-                "labels": [Path(x).name for x in label_paths], "pretrained": str(pretrained) if pretrained else None}
-    fp = fingerprint(settings)
-    ck_path = out_dir / CHECKPOINT
-    ck = load_checkpoint(ck_path, fp)
-    start_epoch, start_step, history = 0, 0, []
-    best = {"epoch": -1, "val_loss": math.inf, "val_pearson_nodes": math.nan, "val_pearson_edges": math.nan,
-            "state_dict": state_copy(net)}
-    loss_sum, loss_steps, train_time, steps_done, wall_before = 0.0, 0, 0.0, 0, 0.0
-    if ck is not None:
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        torch.set_rng_state(ck["rng"]["torch"])
-        start_epoch, start_step, history, best = ck["epoch"], ck["step"], ck["history"], ck["best"]
-        loss_sum, loss_steps = ck["train_loss_sum"], ck["train_loss_steps"]
-        train_time, steps_done, wall_before = ck["train_time"], ck["steps_done"], ck["wall_time"]
-        if d.is_main:
-            log.info("resuming %s from epoch %d step %d (%s)", stage, start_epoch, start_step, ck_path)
+    record = provenance(cfg, [*label_paths, *([pretrained] if pretrained else [])], model=model, T=T_key,
+                        time_index=k, stage=stage)
+    return CellRun(f"{model} {stage} T={T_key} k={k}", model, stage, T_key, k, st, seed, fit, val, time_value, stats,
+                   hyper, net, ddp, opt, precision_context(precision, device),
+                   bool(cfg["training"]["rotation_augmentation"]), precision, device, d, out_dir, record,
+                   fingerprint(record), cfg["system"], float(cfg["graph"]["cutoff"]))
 
-    rotate = bool(cfg["training"]["rotation_augmentation"])
-    n_fit = len(fit)
-    my_val = val[d.rank::d.world]
-    val_pos = list(range(len(val)))[d.rank::d.world]
-    label = f"{model} {stage} T={T_key} k={k}"
+
+def _load_pretrained(net: nn.Module, pretrained, hyper: dict) -> None:
+    pre = load_trained(pretrained, device="cpu")
+    if pre.meta["hyperparameters"] != hyper:
+        raise storage.StorageError(pretrained, f"pretrained network {pre.meta['hyperparameters']} differs from "
+                                               f"the configured one {hyper}")
+    net.load_state_dict(pre.network.state_dict())
+
+
+def _resume(run: CellRun) -> Progress:
+    """The progress saved in checkpoint.pt if it was made from exactly these inputs, else a fresh start."""
+    fresh = Progress(best={"epoch": -1, "val_loss": math.inf, "val_pearson_nodes": math.nan,
+                           "val_pearson_edges": math.nan, "state_dict": state_copy(run.net)})
+    ck = load_checkpoint(run.out_dir / CHECKPOINT, run.record) if run.d.is_main or run.d.world == 1 else None
+    if run.d.world > 1:
+        holder = [ck]
+        dist.broadcast_object_list(holder, src=0, group=run.d.group)
+        ck = holder[0]
+    if ck is None:
+        return fresh
+    run.net.load_state_dict(ck["model"])
+    run.opt.load_state_dict(ck["optimizer"])
+    torch.set_rng_state(ck["rng"]["torch"])
+    if run.d.is_main:
+        log.info("resuming %s from epoch %d step %d (%s)", run.stage, ck["epoch"], ck["step"], run.out_dir / CHECKPOINT)
+    return Progress(ck["epoch"], ck["step"], ck["history"], ck["best"], ck["train_loss_sum"], ck["train_loss_steps"],
+                    ck["train_time"], ck["steps_done"], ck["wall_time"])
+
+
+def _save_checkpoint(run: CellRun, prog: Progress, epoch: int, step: int, wall: float) -> None:
+    if run.d.is_main:
+        torch_save({"fingerprint": run.fp, "provenance": run.record, "epoch": epoch, "step": step,
+                    "model": state_copy(run.net), "optimizer": run.opt.state_dict(), "best": prog.best,
+                    "history": prog.history, "train_loss_sum": prog.loss_sum, "train_loss_steps": prog.loss_steps,
+                    "train_time": prog.train_time, "steps_done": prog.steps_done, "wall_time": wall,
+                    "rng": {"torch": torch.get_rng_state()}, "target_stats": run.stats}, run.out_dir / CHECKPOINT)
+
+
+def _run(run: CellRun, time_budget_s: float | None) -> Path | None:
+    """Train from where the checkpoint left off to the last epoch (or the time budget); write the outputs."""
+    t_start = time.perf_counter()
+    prog = _resume(run)
+    st, d = run.st, run.d
     if d.is_main:
         log.info("%s: %d fit, %d validation configurations (fit %s, validation %s), p=%g, %d epochs, %d graphs/step "
-                 "x %d rank(s), lr=%g, device %s, %d threads, %s", label, n_fit, len(val), settings["fit"],
-                 settings["validation"], p, epochs, G, d.world, lr, device, torch.get_num_threads(), precision)
-
-    def checkpoint(epoch, step):
-        if not d.is_main:
-            return
-        torch_save({"fingerprint": fp, "settings": settings, "epoch": epoch, "step": step,
-                     "model": state_copy(net), "optimizer": opt.state_dict(), "best": best, "history": history,
-                     "train_loss_sum": loss_sum, "train_loss_steps": loss_steps, "train_time": train_time,
-                     "steps_done": steps_done, "wall_time": wall_before + time.perf_counter() - t_start,
-                     "rng": {"torch": torch.get_rng_state()}, "target_stats": stats}, ck_path)
-
-    slots_per_epoch = rank_slots(n_fit, d.world, d.rank, G)
+                 "x %d rank(s), lr=%g, device %s, %d threads, %s", run.label, len(run.fit), len(run.val),
+                 [g.c for g in run.fit], [g.c for g in run.val], st["p"], st["epochs"], st["graphs_per_step"],
+                 d.world, st["lr"], run.device, torch.get_num_threads(), run.precision)
+    slots = rank_slots(len(run.fit), d.world, d.rank, st["graphs_per_step"])
     with StopFlag() as stop:
-        for epoch in range(start_epoch, epochs):
+        for epoch in range(prog.epoch, st["epochs"]):
             t_epoch = time.perf_counter()
-            order = epoch_order(n_fit, seed, epoch)
-            # This rank's rotations of the epoch, moved to the device at once (no host transfer inside a step).
-            my_slots = sum(slots_per_epoch, [])
-            rot_table = torch.as_tensor(np.stack([rotation_for(seed, epoch, q) for q in my_slots]),
-                                        dtype=torch.float32, device=device) if rotate else None
-            rot_row = {q: i for i, q in enumerate(my_slots)}
-            run_loss = torch.zeros((), dtype=torch.float64, device=device)
-            first = start_step if epoch == start_epoch else 0
-            net.train()
-            t_steps = time.perf_counter()
-            for s in range(first, len(slots_per_epoch)):
-                if all_max(stop.signum is not None, d):
-                    summed = all_sum(np.array([float(run_loss), float(s - first)]), d)
-                    loss_sum, loss_steps = loss_sum + summed[0], loss_steps + int(summed[1])
-                    train_time += time.perf_counter() - t_steps
-                    checkpoint(epoch, s)
-                    if d.world > 1:
-                        dist.barrier(group=d.group)
-                    signum = stop.signum or signal.SIGTERM
-                    log.warning("%s: stopped by signal at epoch %d step %d; checkpoint %s", label, epoch, s, ck_path)
-                    raise TrainingInterrupted(128 + int(signum))
-                slots = slots_per_epoch[s]
-                graphs = [fit[order[q % n_fit]] for q in slots]
-                rots = [rot_table[rot_row[q]] if rotate else None for q in slots]
-                opt.zero_grad(set_to_none=True)
-                with autocast:
-                    loss = batch_loss(ddp, make_batch(graphs, rots), p)
-                loss.backward()
-                opt.step()
-                run_loss += loss.detach()
-                steps_done += 1
-            n_steps = len(slots_per_epoch) - first
-            # float(run_loss) is the epoch's only wait for the device, so the time to here is the steps' real time.
-            summed = all_sum(np.array([float(run_loss), float(n_steps)]), d)
-            train_time += time.perf_counter() - t_steps
-            loss_sum += summed[0]
-            loss_steps += int(summed[1])
-            train_loss = loss_sum / max(loss_steps, 1)
-            net.eval()
-            scores = np.zeros((len(val), 3))
-            if my_val:
-                scores[val_pos] = validation_scores(net, my_val, p)
-            scores = all_sum(scores, d)
-            val_loss, pn, pe = (np.mean(scores[:, i]) if len(val) else math.nan for i in range(3))
-            history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                            "val_pearson_nodes": pn, "val_pearson_edges": pe})
-            if len(val) and val_loss < best["val_loss"] or (not len(val) and epoch == epochs - 1):
-                best = {"epoch": epoch, "val_loss": float(val_loss), "val_pearson_nodes": float(pn),
-                        "val_pearson_edges": float(pe), "state_dict": state_copy(net)}
-            loss_sum, loss_steps = 0.0, 0
+            _train_epoch(run, prog, epoch, slots, stop, t_start)
+            _validate(run, prog, epoch)
             if d.is_main:
                 dt = time.perf_counter() - t_epoch
-                left = (epochs - epoch - 1) * dt
+                h = prog.history[-1]
                 log.info("%s epoch %d/%d: train %.5f, val %.5f, val pearson nodes %.4f edges %.4f "
-                         "(best epoch %d), %.1f s/epoch, ETA %s", label, epoch + 1, epochs, train_loss, val_loss, pn,
-                         pe, best["epoch"] + 1, dt, _hms(left))
-            checkpoint(epoch + 1, 0)
+                         "(best epoch %d), %.1f s/epoch, ETA %s", run.label, epoch + 1, st["epochs"], h["train_loss"],
+                         h["val_loss"], h["val_pearson_nodes"], h["val_pearson_edges"], prog.best["epoch"] + 1, dt,
+                         hms((st["epochs"] - epoch - 1) * dt))
+            _save_checkpoint(run, prog, epoch + 1, 0, prog.wall_before + time.perf_counter() - t_start)
             if time_budget_s is not None and all_max(time.perf_counter() - t_start > time_budget_s, d):
                 if d.is_main:
-                    log.info("%s: time budget of %.0f s used up after epoch %d", label, time_budget_s, epoch + 1)
+                    log.info("%s: time budget of %.0f s used up after epoch %d", run.label, time_budget_s, epoch + 1)
                 break
+    return _finish(run, prog, prog.wall_before + time.perf_counter() - t_start)
 
-    sync = replica_weight_difference(net, d)
-    if not d.is_main:
+
+def _train_epoch(run: CellRun, prog: Progress, epoch: int, slots: list[list[int]], stop: StopFlag,
+                 t_start: float) -> None:
+    """The optimiser steps of one epoch on this rank; on a stop signal, checkpoint and exit 128 + signal."""
+    d, n_fit, p = run.d, len(run.fit), run.st["p"]
+    order = epoch_order(n_fit, run.seed, epoch)
+    # This rank's rotations of the epoch, moved to the device at once (no host transfer inside a step).
+    mine = sum(slots, [])
+    rot_table = torch.as_tensor(np.stack([rotation_for(run.seed, epoch, q) for q in mine]), dtype=torch.float32,
+                                device=run.device) if run.rotate else None
+    rot_row = {q: i for i, q in enumerate(mine)}
+    run_loss = torch.zeros((), dtype=torch.float64, device=run.device)
+    first = prog.step if epoch == prog.epoch else 0
+    run.net.train()
+    t_steps = time.perf_counter()
+    for s in range(first, len(slots)):
+        if all_max(stop.signum is not None, d):
+            _stop(run, prog, epoch, s, run_loss, s - first, t_steps, t_start, stop)
+        graphs = [run.fit[order[q % n_fit]] for q in slots[s]]
+        rots = [rot_table[rot_row[q]] if run.rotate else None for q in slots[s]]
+        run.opt.zero_grad(set_to_none=True)
+        with run.autocast:
+            loss = batch_loss(run.ddp, make_batch(graphs, rots), p)
+        loss.backward()
+        run.opt.step()
+        run_loss += loss.detach()
+        prog.steps_done += 1
+    # float(run_loss) is the epoch's only wait for the device, so the time to here is the steps' real time.
+    summed = all_sum(np.array([float(run_loss), float(len(slots) - first)]), d)
+    prog.train_time += time.perf_counter() - t_steps
+    prog.loss_sum += summed[0]
+    prog.loss_steps += int(summed[1])
+
+
+def _stop(run, prog, epoch, step, run_loss, n_steps, t_steps, t_start, stop) -> None:
+    summed = all_sum(np.array([float(run_loss), float(n_steps)]), run.d)
+    prog.loss_sum, prog.loss_steps = prog.loss_sum + summed[0], prog.loss_steps + int(summed[1])
+    prog.train_time += time.perf_counter() - t_steps
+    _save_checkpoint(run, prog, epoch, step, prog.wall_before + time.perf_counter() - t_start)
+    if run.d.world > 1:
+        dist.barrier(group=run.d.group)
+    log.warning("%s: stopped by signal at epoch %d step %d; checkpoint %s", run.label, epoch, step,
+                run.out_dir / CHECKPOINT)
+    raise TrainingInterrupted(128 + int(stop.signum or signal.SIGTERM))
+
+
+def _validate(run: CellRun, prog: Progress, epoch: int) -> None:
+    """Validation loss and Pearson of the epoch; keep the weights of the lowest validation loss."""
+    d, val = run.d, run.val
+    train_loss = prog.loss_sum / max(prog.loss_steps, 1)
+    run.net.eval()
+    scores = np.zeros((len(val), 3))
+    mine = val[d.rank::d.world]
+    if mine:
+        scores[list(range(len(val)))[d.rank::d.world]] = validation_scores(run.net, mine, run.st["p"])
+    scores = all_sum(scores, d)
+    val_loss, pn, pe = (np.mean(scores[:, i]) if len(val) else math.nan for i in range(3))
+    prog.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                         "val_pearson_nodes": pn, "val_pearson_edges": pe})
+    if len(val) and val_loss < prog.best["val_loss"] or (not len(val) and epoch == run.st["epochs"] - 1):
+        prog.best = {"epoch": epoch, "val_loss": float(val_loss), "val_pearson_nodes": float(pn),
+                     "val_pearson_edges": float(pe), "state_dict": state_copy(run.net)}
+    prog.loss_sum, prog.loss_steps = 0.0, 0
+
+
+def _finish(run: CellRun, prog: Progress, wall: float) -> Path | None:
+    """model.pt (best weights), metrics.json, loss.csv; then remove checkpoint.pt (nothing left to resume)."""
+    sync = replica_weight_difference(run.net, run.d)
+    if not run.d.is_main:
         return None
-    wall = wall_before + time.perf_counter() - t_start
-    meta = {"model": model, "state_dict": best["state_dict"], "hyperparameters": hyper,
-            "system": cfg["system"], "graph_cutoff": float(cfg["graph"]["cutoff"]), "T": float(T_key),
-            "time_index": k, "time": time_value, "target_stats": stats, "p": p, "stage": stage,
-            "best_epoch": best["epoch"], "epochs": epochs, "seed": seed, "glassdyn_model_format": 1}
-    model_path = torch_save(meta, out_dir / "model.pt")
-    metrics = {"model": model, "stage": stage, "T": float(T_key), "time_index": k, "time": time_value, "p": p,
-               "epochs": epochs, "epochs_run": len(history), "best_epoch": best["epoch"],
-               "best_val_loss": best["val_loss"],
+    st, best = run.st, prog.best
+    model_path = save_model_file(
+        run.out_dir / "model.pt", run.model, best["state_dict"], hyperparameters=run.hyper, system=run.system,
+        graph_cutoff=run.graph_cutoff, T=float(run.T_key), time_index=run.k, time=run.time_value,
+        target_stats=run.stats, p=st["p"], stage=run.stage, best_epoch=best["epoch"], epochs=st["epochs"],
+        seed=run.seed, provenance=run.record)
+    steps_per_s = prog.steps_done / prog.train_time if prog.train_time > 0 else math.nan
+    metrics = {"model": run.model, "stage": run.stage, "T": float(run.T_key), "time_index": run.k,
+               "time": run.time_value, "p": st["p"], "epochs": st["epochs"], "epochs_run": len(prog.history),
+               "best_epoch": best["epoch"], "best_val_loss": best["val_loss"],
                "val_pearson_nodes": best["val_pearson_nodes"], "val_pearson_edges": best["val_pearson_edges"],
-               "selection": "lowest validation loss", "wall_time_s": wall, "train_time_s": train_time,
-               "steps": steps_done, "steps_per_s": steps_done / train_time if train_time > 0 else math.nan,
-               "graphs_per_step": G, "ranks": d.world, "device": str(device), "precision": precision, "lr": lr,
-               "fit_configurations": settings["fit"], "validation_configurations": settings["validation"],
-               "target_stats": stats, "pretrained": settings["pretrained"], "seed": seed,
-               "ddp_max_weight_difference": sync}
-    storage.write_json(out_dir / "metrics.json", storage.json_safe(metrics))
-    import pandas as pd
-
-    storage.write_csv(out_dir / "loss.csv", pd.DataFrame(history, columns=LOSS_COLUMNS))
+               "selection": "lowest validation loss", "wall_time_s": wall, "train_time_s": prog.train_time,
+               "steps": prog.steps_done, "steps_per_s": steps_per_s, "graphs_per_step": st["graphs_per_step"],
+               "ranks": run.d.world, "device": str(run.device), "precision": run.precision, "lr": st["lr"],
+               "fit_configurations": [g.c for g in run.fit], "validation_configurations": [g.c for g in run.val],
+               "target_stats": run.stats, "seed": run.seed, "ddp_max_weight_difference": sync,
+               "provenance": run.record}
+    storage.write_json(run.out_dir / "metrics.json", storage.json_safe(metrics))
+    storage.write_csv(run.out_dir / "loss.csv", pd.DataFrame(prog.history, columns=LOSS_COLUMNS))
+    (run.out_dir / CHECKPOINT).unlink(missing_ok=True)
     log.info("%s done: best epoch %d, val loss %.5f, val pearson nodes %.4f edges %.4f, %.0f s, %.2f steps/s",
-             label, best["epoch"] + 1, best["val_loss"], best["val_pearson_nodes"], best["val_pearson_edges"], wall,
-             metrics["steps_per_s"])
+             run.label, best["epoch"] + 1, best["val_loss"], best["val_pearson_nodes"], best["val_pearson_edges"],
+             wall, steps_per_s)
     return model_path
-
-
-def _hms(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

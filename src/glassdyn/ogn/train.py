@@ -39,6 +39,7 @@ from glassdyn import config as cfgmod
 from glassdyn.io import storage
 from glassdyn.md.engine import Engine
 from glassdyn.models import ogn as ognmod
+from glassdyn.models.files import read_model_file, save_model_file
 from glassdyn.models.device import resolve_device
 from glassdyn.ogn import trajectories
 from glassdyn.physics import potential
@@ -91,22 +92,13 @@ def _variant(cfg: dict, variant: str) -> dict:
 
 # ----------------------------------------------------------------------------- model files
 def save_model(path: str | Path, model: ognmod.OGN, meta: dict) -> Path:
-    with storage.atomic_path(path) as tmp:
-        torch.save({"model": "ogn", "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                    "hyperparameters": model.hyperparameters, **meta}, tmp)
-    return Path(path)
+    """The OGN model file (:mod:`glassdyn.models.files`): weights, hyperparameters and ``meta``."""
+    return save_model_file(path, "ogn", model.state_dict(), hyperparameters=model.hyperparameters, **meta)
 
 
 def load_ogn(path: str | Path, device="cpu") -> tuple[ognmod.OGN, dict]:
     """The trained OGN of ``model.pt`` and its metadata (variant, source, timestep, graph_cutoff, ...)."""
-    try:
-        blob = torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError as exc:
-        raise storage.StorageError(path, "file does not exist; rerun ogn_train") from exc
-    except Exception as exc:  # a truncated or foreign file
-        raise storage.StorageError(path, f"not a readable OGN model ({exc}); delete it and rerun ogn_train") from exc
-    if not isinstance(blob, dict) or blob.get("model") != "ogn":
-        raise storage.StorageError(path, "not an OGN model file")
+    blob = read_model_file(path, ["ogn"])
     model = ognmod.build(blob["hyperparameters"]).to(device)
     model.load_state_dict(blob["state_dict"])
     model.eval()

@@ -39,6 +39,7 @@ from glassdyn import config as gcfg
 from glassdyn.io import storage
 from glassdyn.io.tables import EVAL_COLUMNS
 from glassdyn.models import tglassmlp as net
+from glassdyn.models.files import read_model_file, save_model_file
 from glassdyn.physics import descriptors as desc
 from glassdyn.physics.correlation import pearson
 
@@ -388,19 +389,12 @@ def predict(model: net.TGlassMLP, xs: list[torch.Tensor], T: float, c: float,
 
 def save_member(path: str | Path, model: net.TGlassMLP, meta: dict) -> Path:
     """torch.save of the weights and everything needed to predict (``load_member``)."""
-    with storage.atomic_path(path) as tmp:
-        torch.save({"model": MODEL_NAME, "state_dict": model.state_dict(), **meta}, tmp)
-    return Path(path)
+    return save_model_file(path, MODEL_NAME, model.state_dict(), **meta)
 
 
 def load_member(path: str | Path) -> tuple[net.TGlassMLP, dict]:
     """(model in eval mode, metadata) of a trained member."""
-    try:
-        d = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise storage.StorageError(path, f"not a readable model file ({exc})") from exc
-    if d.get("model") != MODEL_NAME:
-        raise storage.StorageError(path, f"not a tGlassMLP model (model = {d.get('model')})")
+    d = read_model_file(path, [MODEL_NAME])
     model = build_model(int(d["n_descriptors"]), d["network"])
     model.load_state_dict(d["state_dict"])
     model.eval()
