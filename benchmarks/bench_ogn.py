@@ -34,8 +34,10 @@ from glassdyn import config as gcfg
 from glassdyn.md import runtime
 from glassdyn.md.engine import Engine, potential_commands
 from glassdyn.models import ogn as ognmod
-from glassdyn.ogn import train as simulator
+from glassdyn.models.device import resolve_device
 from glassdyn.ogn import trajectories
+from glassdyn.ogn.rollout import rollout
+from glassdyn.ogn.train import graph_tensors, load_ogn
 from glassdyn.physics.neighbors import wrap
 from glassdyn.physics.protocol import box_vector
 
@@ -88,7 +90,7 @@ def time_lammps(cfg: dict, types, box, x, v, steps: int, threads: int) -> float:
 def time_network(model: ognmod.OGN, types, box, x, v, steps: int, cutoff: float, device) -> tuple[float, float]:
     """(total seconds, seconds in graph construction) for steps/k network steps (one warm-up step excluded)."""
     k = model.k
-    simulator.rollout(model, types, box, x, v, 1, cutoff, device)  # warm-up (allocations, thread pools)
+    rollout(model, types, box, x, v, 1, cutoff, device)  # warm-up (allocations, thread pools)
     if device.type == "cuda":
         torch.cuda.synchronize()
     t_graph = 0.0
@@ -98,7 +100,7 @@ def time_network(model: ognmod.OGN, types, box, x, v, steps: int, cutoff: float,
     with torch.no_grad():
         for _ in range(steps // k):
             tg = time.perf_counter()
-            ei, ev = simulator.graph_tensors(wrap(pos, box), box, cutoff, device)
+            ei, ev = graph_tensors(wrap(pos, box), box, cutoff, device)
             t_graph += time.perf_counter() - tg
             y = model.predict(types_t, torch.as_tensor(vel, dtype=torch.float32, device=device), ei, ev)
             y = y.cpu().numpy().astype(np.float64)
@@ -124,11 +126,11 @@ def main(argv=None) -> int:
     cfg = gcfg.load(*(a.config or [ROOT / "config.yaml"]))
     o = cfg["ogn"]
     torch.set_num_threads(a.threads)
-    device = simulator.resolve_device(a.device)
+    device = resolve_device(a.device)
     dt = float(o["system"]["timestep"])
     models = {}
     if a.model:
-        m, meta = simulator.load_ogn(a.model, device)
+        m, meta = load_ogn(a.model, device)
         models[meta["variant"]] = m
     for name in a.variants:
         if name not in models:

@@ -28,8 +28,10 @@ from glassdyn import config as gcfg
 from glassdyn.io import storage
 from glassdyn.md.engine import wrap_positions
 from glassdyn.models import ogn as ognmod
-from glassdyn.ogn import train as simulator
 from glassdyn.ogn import trajectories
+from glassdyn.ogn.rollout import evaluate_rollout, md_rollout, rmse
+from glassdyn.ogn.summary import summarize_rollouts
+from glassdyn.ogn.train import graph_tensors, load_ogn, save_model, train_ogn
 from glassdyn.physics import potential
 from glassdyn.physics.protocol import box_vector
 
@@ -67,7 +69,7 @@ def frame(data):
 
 
 def predict(model, types, box, positions, velocities, symmetrized=False):
-    ei, ev = simulator.graph_tensors(positions, box, 3.0, "cpu")
+    ei, ev = graph_tensors(positions, box, 3.0, "cpu")
     args = (torch.as_tensor(types).long(), torch.as_tensor(velocities, dtype=torch.float32), ei, ev)
     with torch.no_grad():
         return (model.forward_symmetrized(*args) if symmetrized else model.predict(*args)).numpy()
@@ -78,7 +80,7 @@ def fitted_model(frame, layers=2, hidden=16, seed=0) -> ognmod.OGN:
     torch.manual_seed(seed)
     types, box, x, v = frame
     m = ognmod.OGN(hidden=hidden, layers=layers, k=1)
-    ei, ev = simulator.graph_tensors(x, box, 3.0, "cpu")
+    ei, ev = graph_tensors(x, box, 3.0, "cpu")
     m.observe(torch.as_tensor(v, dtype=torch.float32), ev, torch.randn(len(types), 6) * 0.1)
     return m.eval()
 
@@ -102,14 +104,14 @@ def test_online_standardizer_equals_statistics_of_everything_seen_and_round_trip
 
 def test_standardisation_is_saved_with_the_model(frame, tmp_path):
     m = fitted_model(frame)
-    path = simulator.save_model(tmp_path / "model.pt", m, {"variant": "ogn", "source": "liquid", "k": 1})
-    loaded, meta = simulator.load_ogn(path)
+    path = save_model(tmp_path / "model.pt", m, {"variant": "ogn", "source": "liquid", "k": 1})
+    loaded, meta = load_ogn(path)
     assert meta["variant"] == "ogn" and loaded.target_stats.count.item() == m.target_stats.count.item()
     types, box, x, v = frame
     assert np.array_equal(predict(m, types, box, x, v), predict(loaded, types, box, x, v))
     (tmp_path / "bad.pt").write_bytes(b"truncated")
     with pytest.raises(storage.StorageError, match="bad.pt"):
-        simulator.load_ogn(tmp_path / "bad.pt")
+        load_ogn(tmp_path / "bad.pt")
 
 
 # ----------------------------------------------------------------------------- architecture
@@ -164,7 +166,7 @@ def rotation_error(y: np.ndarray, y_rot: np.ndarray, R: np.ndarray) -> tuple[flo
 
 def rotated_prediction(model, frame, R, symmetrized=False):
     types, box, x, v = frame
-    ei, ev = simulator.graph_tensors(x, box, 3.0, "cpu")
+    ei, ev = graph_tensors(x, box, 3.0, "cpu")
     R_t = torch.as_tensor(R, dtype=torch.float32)
     args = (torch.as_tensor(types).long(), torch.as_tensor(v, dtype=torch.float32) @ R_t.T, ei, ev @ R_t.T)
     with torch.no_grad():
@@ -192,8 +194,8 @@ def test_training_with_cubic_augmentation_learns_rotation_equivariance(ogn_cfg, 
     cfg["ogn"]["hidden"] = 32
     cfg["ogn"]["variants"] = {"tiny": {"layers": 1, "k": 1}}
     cfg["ogn"]["training"].update(epochs=5, frames_per_epoch=30, lr=3e-3, validate_every=1000)
-    simulator.train_ogn(cfg, "tiny", "liquid", data["train"], tmp_path)
-    trained, _ = simulator.load_ogn(tmp_path / "model.pt")
+    train_ogn(cfg, "tiny", "liquid", data["train"], tmp_path)
+    trained, _ = load_ogn(tmp_path / "model.pt")
     untrained = ognmod.OGN(hidden=32, layers=1, k=1)
     untrained.load_state_dict({k: v for k, v in trained.state_dict().items() if "stats" in k}, strict=False)
     d, _ = trajectories.read_trajectories(data["test"])
@@ -262,7 +264,7 @@ class _Crash(RuntimeError):
 
 
 def test_training_writes_outputs_and_resumes_bit_identically(ogn_cfg, data, tmp_path, monkeypatch):
-    full = simulator.train_ogn(ogn_cfg, "fast_ogn", "liquid", data["train"], tmp_path / "a")
+    full = train_ogn(ogn_cfg, "fast_ogn", "liquid", data["train"], tmp_path / "a")
     assert {"model.pt", "metrics.json", "loss.csv"} <= {p.name for p in (tmp_path / "a").iterdir()}
     assert not (tmp_path / "a" / "checkpoint.pt").exists()
     loss = pd.read_csv(tmp_path / "a" / "loss.csv")
@@ -280,7 +282,7 @@ def test_training_writes_outputs_and_resumes_bit_identically(ogn_cfg, data, tmp_
 
     monkeypatch.setattr(torch.optim.Adam, "step", crashing_step)
     with pytest.raises(_Crash):
-        simulator.train_ogn(ogn_cfg, "fast_ogn", "liquid", data["train"], tmp_path / "b")
+        train_ogn(ogn_cfg, "fast_ogn", "liquid", data["train"], tmp_path / "b", checkpoint_every=4)
     assert (tmp_path / "b" / "checkpoint.pt").exists() and not (tmp_path / "b" / "model.pt").exists()
     resumed = {"n": 0}
 
@@ -289,7 +291,7 @@ def test_training_writes_outputs_and_resumes_bit_identically(ogn_cfg, data, tmp_
         return real_step(self, *a, **kw)
 
     monkeypatch.setattr(torch.optim.Adam, "step", counting_step)
-    simulator.train_ogn(ogn_cfg, "fast_ogn", "liquid", data["train"], tmp_path / "b")
+    train_ogn(ogn_cfg, "fast_ogn", "liquid", data["train"], tmp_path / "b", checkpoint_every=4)
     assert resumed["n"] == 4  # steps 5..8 only: it continued from the step-4 checkpoint
     a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)["state_dict"]
@@ -297,8 +299,8 @@ def test_training_writes_outputs_and_resumes_bit_identically(ogn_cfg, data, tmp_
 
 
 def test_rollout_against_md_and_summary(ogn_cfg, data, tmp_path):
-    simulator.train_ogn(ogn_cfg, "fast_ogn", "liquid", data["train"], tmp_path / "m")
-    frame = simulator.evaluate_rollout(ogn_cfg, tmp_path / "m" / "model.pt", data["test"], tmp_path / "r.csv",
+    train_ogn(ogn_cfg, "fast_ogn", "liquid", data["train"], tmp_path / "m")
+    frame = evaluate_rollout(ogn_cfg, tmp_path / "m" / "model.pt", data["test"], tmp_path / "r.csv",
                                        tmp_path / "r.png")
     assert (tmp_path / "r.png").stat().st_size > 10_000
     assert set(frame.engine) == {"md", "ogn", "md_coarse", "free_flight"}
@@ -313,11 +315,11 @@ def test_rollout_against_md_and_summary(ogn_cfg, data, tmp_path):
 
     # LAMMPS restarted from frame 0 at the recorded dt retraces the recorded trajectory
     system = dict(ogn_cfg["system"], n_particles=265, density=265 / 6.038 ** 3)
-    pos, vel, err = simulator.md_rollout(system, d["types"], d["positions"][0, 0], d["velocities"][0, 0], 0.005, 20)
+    pos, vel, err = md_rollout(system, d["types"], d["positions"][0, 0], d["velocities"][0, 0], 0.005, 20)
     assert err is None
-    assert simulator.rmse(pos[-1], d["positions"][0, 20]) < 1e-9 and simulator.rmse(vel[-1], d["velocities"][0, 20]) < 1e-8
+    assert rmse(pos[-1], d["positions"][0, 20]) < 1e-9 and rmse(vel[-1], d["velocities"][0, 20]) < 1e-8
 
-    summary = simulator.summarize_rollouts(ogn_cfg, [tmp_path / "r.csv"], [tmp_path / "m" / "metrics.json"],
+    summary = summarize_rollouts(ogn_cfg, [tmp_path / "r.csv"], [tmp_path / "m" / "metrics.json"],
                                            tmp_path / "s.csv")
     ogn_row = summary[summary.engine == "ogn"].iloc[0]
     assert ogn_row.paper_rmse_position == 0.03 and ogn_row.paper_rmse_velocity == 0.32

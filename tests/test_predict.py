@@ -8,9 +8,9 @@ import re
 import ase.io
 import gnn_helpers as gh
 import numpy as np
-import torch
 import pytest
 import structure_helpers as sh
+import torch
 
 from glassdyn import cli
 from glassdyn.gnn import predict as P
@@ -18,6 +18,7 @@ from glassdyn.gnn.train import train_cell
 from glassdyn.gnn.trained import load_trained, predict_structure
 from glassdyn.io import storage
 from glassdyn.io import structures as S
+from glassdyn.ogn.train import save_model
 
 
 @pytest.fixture(scope="module")
@@ -226,11 +227,10 @@ def test_outputs_never_overwrite_the_input_or_an_existing_file(trained, tmp_path
 def test_model_files_predict_does_not_take_are_named(trained, tmp_path, caplog):
     from glassdyn.models.ogn import OGN
     from glassdyn.models.tglassmlp import TGlassMLP
-    from glassdyn.ogn import train as simulator
     from glassdyn.tglassmlp import train as tglassmlp
 
     src = S.write_xyz(tmp_path / "in.xyz", trained["structure"])
-    ogn = simulator.save_model(tmp_path / "ogn.pt", OGN(hidden=8, layers=1), {"variant": "ogn", "k": 1})
+    ogn = save_model(tmp_path / "ogn.pt", OGN(hidden=8, layers=1), {"variant": "ogn", "k": 1})
     member = tglassmlp.save_member(tmp_path / "member.pt", TGlassMLP(3), {"T": 0.44})
     checkpoint = trained["model"].parent / "checkpoint.pt"  # as a killed training leaves it
     torch.save({"fingerprint": "0" * 64, "epoch": 1, "step": 0, "model": {}, "optimizer": {"state": {}}}, checkpoint)

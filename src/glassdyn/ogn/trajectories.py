@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from glassdyn import config as cfgmod
+from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
 from glassdyn.md.engine import Engine, potential_description
 from glassdyn.md.replicas import read_equilibrated
@@ -141,9 +142,18 @@ def prepare_state(eng: Engine, cfg: dict, state: str, split: str) -> np.ndarray:
     return types
 
 
+#: What a small-box state's trajectories read: the interaction, the start's minimisation, the OGN box and
+#: thermostat, this state's preparation and this split's size.
+STATE_READS = reads("system", "protocol.minimize", "ogn.system", "ogn.thermostat_damping", "ogn.states.{state}",
+                    "ogn.data.{split}", "ogn.data.spacing")
+#: What the campaign continuations read: the system, the OGN campaign settings and the split of configurations.
+CAMPAIGN_READS = reads("system", "ogn.campaign", "configurations.n", "configurations.n_train")
+
+
 def state_trajectories(cfg: dict, state: str, split: str, output: str | Path) -> Path:
     """Prepare ``state`` and record ``ogn.data.{split}.trajectories`` NVE trajectories of
     ``ogn.data.{split}.steps`` steps, consecutive but ``ogn.data.spacing`` NVE steps apart."""
+    cfg = config_slice(cfg, STATE_READS, state=state, split=split)
     o = cfg["ogn"]
     plan = o["data"][split]
     sysc = state_system(cfg)
@@ -185,6 +195,7 @@ def campaign_configurations(cfg: dict, split: str) -> list[int]:
 
 def campaign_trajectories(cfg: dict, T: float, split: str, inputs: list[str | Path], output: str | Path) -> Path:
     """One NVE trajectory of ``ogn.campaign.{split}_steps`` steps from each equilibrated frame in ``inputs``."""
+    cfg = config_slice(cfg, CAMPAIGN_READS)
     camp = cfg["ogn"]["campaign"]
     steps = int(camp[f"{split}_steps"])
     sysc = campaign_system(cfg)
