@@ -8,8 +8,17 @@ import pytest
 
 from glassdyn.io import storage
 from glassdyn.md import inherent
-from glassdyn.physics import descriptors as D
 from glassdyn.physics import potential
+from glassdyn.physics.descriptors import (
+    brute_force_descriptors,
+    coarse_grained_descriptors,
+    descriptor_lengths,
+    descriptor_names,
+    periodic_image_pairs,
+    standardization,
+    standardize,
+)
+from glassdyn.tglassmlp.descriptors import descriptors_file
 
 
 def random_system(n=40, box=3.5, seed=0):
@@ -23,16 +32,16 @@ def random_system(n=40, box=3.5, seed=0):
 def test_descriptors_match_brute_force_over_periodic_images():
     # cutoff 5 > box 3.5: every particle is met at several image distances; small chunks
     x, t, box, e, p = random_system()
-    fast = D.coarse_grained_descriptors(x, t, box, e, p, cutoff=5.0, chunk_pairs=2000)
-    slow = D.brute_force_descriptors(x, t, box, e, p, cutoff=5.0)
+    fast = coarse_grained_descriptors(x, t, box, e, p, cutoff=5.0, chunk_pairs=2000)
+    slow = brute_force_descriptors(x, t, box, e, p, cutoff=5.0)
     assert fast.shape == (40, 4 * 11 * 3)
     np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-9)
 
 
 def test_descriptor_columns_and_self_term():
     x, t, box, e, p = random_system(n=20, seed=1)
-    names = D.descriptor_names()
-    out = D.coarse_grained_descriptors(x, t, box, e, p, cutoff=4.0)
+    names = descriptor_names()
+    out = coarse_grained_descriptors(x, t, box, e, p, cutoff=4.0)
     col = {n: i for i, n in enumerate(names)}
     # L = 0: the particle itself
     np.testing.assert_array_equal(out[:, col["density_L0_A"]], (t == 0).astype(float))
@@ -47,23 +56,23 @@ def test_descriptor_columns_and_self_term():
         ea, eb, ea_all = (out[:, col[f"energy_L{L}_{g}"]] for g in ("A", "B", "all"))
         np.testing.assert_allclose((ra * ea + rb * eb) / r, ea_all)
     assert np.all(out[:, col["density_L1_all"]] > 1.0)  # self term (1) plus neighbours
-    np.testing.assert_array_equal(D.descriptor_lengths()[[col["area_L2.5_B"], col["density_L0_A"]]], [2.5, 0.0])
+    np.testing.assert_array_equal(descriptor_lengths()[[col["area_L2.5_B"], col["density_L0_A"]]], [2.5, 0.0])
 
 
 def test_descriptors_are_invariant_under_translation_and_follow_particle_order():
     x, t, box, e, p = random_system(n=30, seed=2)
-    ref = D.coarse_grained_descriptors(x, t, box, e, p, cutoff=4.5)
+    ref = coarse_grained_descriptors(x, t, box, e, p, cutoff=4.5)
     shifted = np.mod(x + np.array([1.3, -2.2, 0.7]), box)
-    np.testing.assert_allclose(D.coarse_grained_descriptors(shifted, t, box, e, p, cutoff=4.5), ref, atol=1e-9)
+    np.testing.assert_allclose(coarse_grained_descriptors(shifted, t, box, e, p, cutoff=4.5), ref, atol=1e-9)
     perm = np.random.default_rng(3).permutation(30)
-    np.testing.assert_allclose(D.coarse_grained_descriptors(x[perm], t[perm], box, e[perm], p[perm], cutoff=4.5),
+    np.testing.assert_allclose(coarse_grained_descriptors(x[perm], t[perm], box, e[perm], p[perm], cutoff=4.5),
                                ref[perm], atol=1e-9)
 
 
 def test_periodic_image_pairs_count_every_image():
     x, t, box, e, p = random_system(n=15, box=2.5, seed=4)
     cutoff = 3.1
-    chunks = list(D.periodic_image_pairs(x, box, cutoff, chunk_pairs=100))
+    chunks = list(periodic_image_pairs(x, box, cutoff, chunk_pairs=100))
     i = np.concatenate([c.i for c in chunks])
     r = np.concatenate([c.r for c in chunks])
     # brute force: all image vectors r_j + n L - r_i with 0 < |.| < cutoff
@@ -78,8 +87,8 @@ def test_periodic_image_pairs_count_every_image():
 def test_standardization_zero_mean_unit_variance_and_constant_columns():
     rng = np.random.default_rng(5)
     x = np.column_stack([rng.normal(3, 2, 500), np.full(500, 7.0)])
-    m, s = D.standardization(x)
-    z = D.standardize(x, m, s)
+    m, s = standardization(x)
+    z = standardize(x, m, s)
     np.testing.assert_allclose(z[:, 0].mean(), 0, atol=1e-6)
     np.testing.assert_allclose(z[:, 0].std(), 1, atol=1e-5)
     assert s[1] == 1.0 and np.all(z[:, 1] == 0)
@@ -92,11 +101,11 @@ def test_descriptors_file_keeps_geometry(tmp_path, laptop_config):
                                                              "voronoi_area": p}, {"T": 0.64, "c": 3})
     cfg = copy.deepcopy(laptop_config)
     cfg["tglassmlp"]["descriptors"]["cutoff"] = 4.0
-    D.descriptors_file(cfg, src, tmp_path / "d.h5")
+    descriptors_file(cfg, src, tmp_path / "d.h5")
     data, attrs = storage.read_h5(tmp_path / "d.h5")
     assert data["descriptors"].shape == (25, 132) and data["descriptors"].dtype == np.float32
     np.testing.assert_array_equal(data["positions"], x)
-    assert [n.decode() for n in data["names"]] == D.descriptor_names()
+    assert [n.decode() for n in data["names"]] == descriptor_names()
     assert attrs["c"] == 3 and attrs["cutoff"] == 4.0
 
 

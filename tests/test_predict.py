@@ -227,7 +227,7 @@ def test_outputs_never_overwrite_the_input_or_an_existing_file(trained, tmp_path
 def test_model_files_predict_does_not_take_are_named(trained, tmp_path, caplog):
     from glassdyn.models.ogn import OGN
     from glassdyn.models.tglassmlp import TGlassMLP
-    from glassdyn.tglassmlp import train as tglassmlp
+    from glassdyn.tglassmlp import fitting as tglassmlp
 
     src = S.write_xyz(tmp_path / "in.xyz", trained["structure"])
     ogn = save_model(tmp_path / "ogn.pt", OGN(hidden=8, layers=1), {"variant": "ogn", "k": 1})

@@ -12,9 +12,21 @@ import torch
 from glassdyn.io import storage
 from glassdyn.models import tglassmlp as net
 from glassdyn.physics import heterogeneity as het
-from glassdyn.tglassmlp import analysis as tga
-from glassdyn.tglassmlp import train as tg
 from glassdyn.tglassmlp import transfer
+from glassdyn.tglassmlp.analysis import analysis_rule
+from glassdyn.tglassmlp.data import (
+    DescriptorCache,
+    Descriptors,
+    correlation_pairs,
+    fit_standardization,
+    md_batches,
+    mean_bond_breaking,
+)
+from glassdyn.tglassmlp.evaluate import evaluate_rule
+from glassdyn.tglassmlp.fitting import build_model, fit, load_member, predict, score
+from glassdyn.tglassmlp.large_system import large_system_rule, tiled_configuration
+from glassdyn.tglassmlp.states import state_table, states_rule, time_of_c
+from glassdyn.tglassmlp.train import train_member
 
 WEIGHTS = {"mae": 1.0, "variance": 1.0, "correlation": 1.0}
 
@@ -64,14 +76,14 @@ def test_correlation_pairs_match_brute_force_with_images():
     rng = np.random.default_rng(1)
     box = np.full(3, 4.0)
     x = rng.random((30, 3)) * 4.0
-    pairs = tg.correlation_pairs(x, box, [1.5, 3.0], max_pairs=10 ** 6, seed=0)
+    pairs = correlation_pairs(x, box, [1.5, 3.0], max_pairs=10 ** 6, seed=0)
     shifts = np.array(list(np.ndindex(3, 3, 3))) - 1
     d = np.linalg.norm(x[None, :, None, :] + shifts[None, None] * 4.0 - x[:, None, None, :], axis=-1)
     for (i, j), R in zip(pairs, (1.5, 3.0)):
         got = np.zeros((30, 30), int)
         np.add.at(got, (i.numpy(), j.numpy()), 1)
         np.testing.assert_array_equal(got, ((d > 0) & (d < R)).sum(axis=2))
-    sub = tg.correlation_pairs(x, box, [3.0], max_pairs=50, seed=0)
+    sub = correlation_pairs(x, box, [3.0], max_pairs=50, seed=0)
     assert len(sub[0][0]) == 50
 
 
@@ -109,12 +121,12 @@ def test_mean_bond_breaking_and_state_table_against_loops(tmp_path, laptop_confi
         files.append(storage.write_h5(tmp_path / "T0.64" / f"c{c:04d}.h5",
                                       {"bond_breaking": cb.astype(np.float32), "types": t,
                                        "times": np.array([0.1, 1.65, 16.5])}, {"T": 0.64, "c": c}))
-    mean, std = tg.mean_bond_breaking(cbs, types)
+    mean, std = mean_bond_breaking(cbs, types)
     for k in range(3):
         per = [np.mean([cbs[c][k, i] for i in range(20) if types[c][i] == 0]) for c in range(3)]
         assert mean[k] == pytest.approx(np.mean(per))
         assert std[k] == pytest.approx(np.std(per))
-    table = tg.state_table(laptop_config, files)
+    table = state_table(laptop_config, files)
     assert list(table["T"]) == [0.64] * 3 and list(table["time_index"]) == [0, 1, 2]
     np.testing.assert_allclose(table["c"], mean, rtol=1e-6)
 
@@ -122,8 +134,8 @@ def test_mean_bond_breaking_and_state_table_against_loops(tmp_path, laptop_confi
 def test_time_of_c_interpolates_log_time():
     times = np.array([0.1, 1.0, 10.0, 100.0])
     states = pd.DataFrame({"T": 0.5, "time_index": range(4), "time": times, "c": 0.9 - 0.1 * np.log10(times / 0.1)})
-    np.testing.assert_allclose(tg.time_of_c(states, 0.5, [0.9, 0.85, 0.65]), [0.1, 0.1 * 10 ** 0.5, 0.1 * 10 ** 2.5])
-    assert np.isnan(tg.time_of_c(states, 0.5, 0.95)[0])
+    np.testing.assert_allclose(time_of_c(states, 0.5, [0.9, 0.85, 0.65]), [0.1, 0.1 * 10 ** 0.5, 0.1 * 10 ** 2.5])
+    assert np.isnan(time_of_c(states, 0.5, 0.95)[0])
 
 
 # --------------------------------------------------------------------------- training and prediction
@@ -137,7 +149,7 @@ def synthetic_structures(n_conf=5, n=150, m=12, temps=("0.50", "1.00"), seed=3):
             t = np.zeros(n, np.int64)
             t[int(0.8 * n):] = 1
             pos = rng.random((n, 3)) * 5.0
-            s = tg.Structure(T, c, x, t, pos, np.full(3, 5.0))
+            s = Descriptors(T, c, x, t, pos, np.full(3, 5.0))
             out[(T, c)] = s
             cbs[(T, c)] = np.stack([1 / (1 + np.exp(-(1.5 - k + (x[:, 0] - 0.5 * x[:, 1]) / float(T))))
                                     for k in range(3)])
@@ -152,23 +164,23 @@ def synthetic_structures(n_conf=5, n=150, m=12, temps=("0.50", "1.00"), seed=3):
 def test_training_learns_a_structure_function_and_predicts_self_consistently():
     torch.manual_seed(0)
     structures, cbs, states = synthetic_structures()
-    st = tg.fit_standardization([s for k, s in structures.items() if k[1] < 3])
-    cache = tg.StructureCache(st, {"correlation_radii": [1.0, 2.0], "correlation_pairs": 500})
-    train = tg.md_batches(cache, {k: s for k, s in structures.items() if k[1] < 3}, cbs, states)
-    test = tg.md_batches(cache, {k: s for k, s in structures.items() if k[1] >= 3}, cbs, states)
-    model = tg.build_model(12, {"mlp1": [6, 6], "mlp2": [7, 7], "mlp2_out": 4, "bottleneck": 2, "hidden": [10, 10]})
+    st = fit_standardization([s for k, s in structures.items() if k[1] < 3])
+    cache = DescriptorCache(st, {"correlation_radii": [1.0, 2.0], "correlation_pairs": 500})
+    train = md_batches(cache, {k: s for k, s in structures.items() if k[1] < 3}, cbs, states)
+    test = md_batches(cache, {k: s for k, s in structures.items() if k[1] >= 3}, cbs, states)
+    model = build_model(12, {"mlp1": [6, 6], "mlp2": [7, 7], "mlp2_out": 4, "bottleneck": 2, "hidden": [10, 10]})
     schedule = {"phase1": [[50, 5e-3]], "phase2": [[4, 2e-4]]}
-    hist = tg.fit(model, train, test[:2], schedule, WEIGHTS, seed=1)
+    hist = fit(model, train, test[:2], schedule, WEIGHTS, seed=1)
     assert len(hist) == 54 and hist[0]["phase"] == "mse" and hist[-1]["phase"] == "glassmlp"
     assert hist[49]["train_loss"] < 0.1 * hist[0]["train_loss"]
     model.eval()
-    _, r = tg.score(model, test, "mse", WEIGHTS)
+    _, r = score(model, test, "mse", WEIGHTS)
     assert r > 0.9
     # self-consistent input: the mean prediction moves to c
     xs = [cache.x(structures[("0.50", c)]) for c in (3, 4)]
     c = float(states["c"].iloc[1])
-    raw, _ = tg.predict(model, xs, 0.5, c, {"iterations": 0, "damping": 0.75, "max_shift": 0.1})
-    fixed, c_in = tg.predict(model, xs, 0.5, c, {"iterations": 20, "damping": 0.75, "max_shift": 0.1})
+    raw, _ = predict(model, xs, 0.5, c, {"iterations": 0, "damping": 0.75, "max_shift": 0.1})
+    fixed, c_in = predict(model, xs, 0.5, c, {"iterations": 20, "damping": 0.75, "max_shift": 0.1})
     assert abs(np.mean(np.concatenate(fixed)) - c) <= abs(np.mean(np.concatenate(raw)) - c) + 1e-9
     assert abs(c_in - c) <= 0.1 + 1e-12
 
@@ -243,7 +255,7 @@ def test_attention_length_distribution():
 def test_tiled_configuration_is_an_exact_copy():
     x = np.random.default_rng(6).random((10, 3)) * 2.0
     t = np.arange(10) % 2
-    big, tt, box = tga.tiled_configuration(x, t, np.full(3, 2.0), 2)
+    big, tt, box = tiled_configuration(x, t, np.full(3, 2.0), 2)
     assert big.shape == (80, 3) and box.tolist() == [4.0] * 3 and np.all(big < 4.0)
     np.testing.assert_allclose(big[10:20] - x, [[0, 0, 2.0]] * 10)
     # its S4 lives only on the small box's reciprocal lattice
@@ -285,7 +297,7 @@ def test_two_step_training_evaluation_analysis_and_transfer_on_files(tmp_path, l
     desc_files, label_files = write_campaign(tmp_path, cfg, structures, cbs)
     train_d = [p for p in desc_files if p.endswith(("c0000.h5", "c0001.h5", "c0002.h5"))]
     train_l = [p for p in label_files if p.endswith(("c0000.h5", "c0001.h5", "c0002.h5"))]
-    states_csv = tg.states_rule(cfg, train_l, tmp_path / "states.csv")
+    states_csv = states_rule(cfg, train_l, tmp_path / "states.csv")
     # transfer variant: 0.50 held out, distilled from networks trained at 1.00 only
     high_l = [p for p in train_l if "/T1.00/" in p]
     distilled = transfer.distill_rule(cfg, "transfer", train_d, high_l, str(states_csv), tmp_path / "tr/distilled.h5")
@@ -293,8 +305,8 @@ def test_two_step_training_evaluation_analysis_and_transfer_on_files(tmp_path, l
     assert len(dd["T"]) == 3 * 3 and set(dd["T"].tolist()) == {0.5}  # 3 levels x 3 training configurations at T = 0.5
     for variant, labels_in, extra in (("main", train_l, None), ("transfer", high_l, str(distilled))):
         for m in range(2):
-            tg.train_member(cfg, variant, m, train_d, labels_in, str(states_csv), tmp_path / f"{variant}/m{m}", extra)
-    _, meta = tg.load_member(tmp_path / "transfer/m0/model.pt")
+            train_member(cfg, variant, m, train_d, labels_in, str(states_csv), tmp_path / f"{variant}/m{m}", extra)
+    _, meta = load_member(tmp_path / "transfer/m0/model.pt")
     assert meta["T_min"] == 1.0 and meta["variant"] == "transfer"
     import json
     m = json.loads((tmp_path / "transfer/m0/metrics.json").read_text())
@@ -303,7 +315,7 @@ def test_two_step_training_evaluation_analysis_and_transfer_on_files(tmp_path, l
     preds = []
     for T in ("0.50", "1.00"):
         for k in range(3):
-            csv = tg.evaluate_rule(cfg, T, k, main, desc_files, label_files, tmp_path / f"e/T{T}/t{k}.csv",
+            csv = evaluate_rule(cfg, T, k, main, desc_files, label_files, tmp_path / f"e/T{T}/t{k}.csv",
                                    tmp_path / f"p/T{T}/t{k}.h5", str(states_csv))
             frame = pd.read_csv(csv)
             assert list(frame.columns) == ["model", "T", "time_index", "time", "tau_alpha", "c", "pearson_nodes",
@@ -312,7 +324,7 @@ def test_two_step_training_evaluation_analysis_and_transfer_on_files(tmp_path, l
             assert frame["pearson_nodes"].between(-1, 1).all()
             preds.append(str(tmp_path / f"p/T{T}/t{k}.h5"))
     cfg["tglassmlp"]["analysis"]["chi4_set"] = "all"
-    paths = tga.analysis_rule(cfg, preds, main, desc_files, [], str(states_csv), tmp_path / "analysis")
+    paths = analysis_rule(cfg, preds, main, desc_files, [], str(states_csv), tmp_path / "analysis")
     chi = pd.read_csv(paths["chi4_csv"])
     assert set(chi["kind"]) == {"sampled", "grid"} and chi[chi["kind"] == "sampled"]["chi4_md"].notna().all()
     att = pd.read_csv(paths["attention_csv"])
@@ -340,11 +352,11 @@ def test_large_system_is_tiled_decorrelated_and_minimised(tmp_path, laptop_confi
                                         prerelax=cfg["protocol"]["minimize"])
     frame = storage.write_h5(tmp_path / "T1.00" / "c0000.h5", {"positions": start["positions"], "types": t,
                                                                "box": np.full(3, L)}, {"T": 1.0, "c": 0})
-    out = tga.large_system_rule(cfg, "1.00", frame, tmp_path / "large.h5")
+    out = large_system_rule(cfg, "1.00", frame, tmp_path / "large.h5")
     data, attrs = storage.read_h5(out)
     assert data["positions"].shape == (800, 3) and np.allclose(data["box"], 2 * L)
     assert data["descriptors"].shape == (800, 132) and attrs["decorrelation_time"] == pytest.approx(0.05)
-    tiled, _, _ = tga.tiled_configuration(start["positions"], t, np.full(3, L), 2)
+    tiled, _, _ = tiled_configuration(start["positions"], t, np.full(3, L), 2)
     d = data["positions"] - tiled
     d -= 2 * L * np.round(d / (2 * L))
     moved = np.linalg.norm(d, axis=1)

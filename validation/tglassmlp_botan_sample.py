@@ -33,8 +33,9 @@ from glassdyn.io import storage
 from glassdyn.labels.extract import labels_from_positions
 from glassdyn.labels.imported import read_botan_npz
 from glassdyn.md import inherent
-from glassdyn.physics import descriptors as D
-from glassdyn.tglassmlp import train as tg
+from glassdyn.physics.descriptors import coarse_grained_descriptors, descriptor_lengths, descriptor_names
+from glassdyn.tglassmlp.data import DescriptorCache, Descriptors, fit_standardization, md_batches
+from glassdyn.tglassmlp.fitting import build_model, fit, loss_weights, predict
 
 ROOT = Path(__file__).resolve().parents[1]
 T, TIME = 0.44, 4120.0
@@ -50,11 +51,11 @@ def prepare(path: Path, cfg: dict, workdir: Path) -> Path:
     lab = labels_from_positions(d["types"], d["box"], d["initial_positions"], d["positions"], d["times"], cfg)
     res = inherent.minimize_structure(cfg, d["initial_positions"], d["types"], d["box"], cfg["tglassmlp"]["inherent"])
     dc = cfg["tglassmlp"]["descriptors"]
-    x = D.coarse_grained_descriptors(res["positions"], d["types"], d["box"], res["energy"], res["voronoi_area"],
+    x = coarse_grained_descriptors(res["positions"], d["types"], d["box"], res["energy"], res["voronoi_area"],
                                      dc["lengths"], dc["cutoff"], dc["chunk_pairs"])
     storage.write_h5(out, {"descriptors": x.astype(np.float32), "types": d["types"], "positions": res["positions"],
-                           "box": d["box"], "lengths": D.descriptor_lengths(dc["lengths"]),
-                           "names": np.array(D.descriptor_names(dc["lengths"]), dtype="S"),
+                           "box": d["box"], "lengths": descriptor_lengths(dc["lengths"]),
+                           "names": np.array(descriptor_names(dc["lengths"]), dtype="S"),
                            "bond_breaking": lab["bond_breaking"], "times": d["times"]},
                      attrs={"T": T, "c": -1, "source": str(path), "E_IS": res["energy_per_particle"],
                             "fnorm": res["fnorm"]})
@@ -63,9 +64,9 @@ def prepare(path: Path, cfg: dict, workdir: Path) -> Path:
     return out
 
 
-def load(path: Path, index: int) -> tuple[tg.Structure, np.ndarray]:
+def load(path: Path, index: int) -> tuple[Descriptors, np.ndarray]:
     data, _ = storage.read_h5(path)
-    s = tg.Structure("0.44", index, data["descriptors"].astype(np.float64), data["types"].astype(np.int64),
+    s = Descriptors("0.44", index, data["descriptors"].astype(np.float64), data["types"].astype(np.int64),
                      data["positions"], data["box"], data["lengths"], [n.decode() for n in data["names"]])
     return s, data["bond_breaking"].astype(np.float64)
 
@@ -99,22 +100,22 @@ def main(argv=None) -> int:
     states = __import__("pandas").DataFrame([{"T": T, "time_index": 0, "time": TIME, "c": c, "c_std": 0.0,
                                               "n_configurations": n_tr}])
     tc = cfg["tglassmlp"]
-    st = tg.fit_standardization([s for s, _ in fit_items])
-    cache = tg.StructureCache(st, tc["loss"])
+    st = fit_standardization([s for s, _ in fit_items])
+    cache = DescriptorCache(st, tc["loss"])
     as_dict = lambda its: ({(s.T, s.c): s for s, _ in its}, {(s.T, s.c): cb for s, cb in its})  # noqa: E731
-    train = tg.md_batches(cache, *as_dict(fit_items), states)
-    val = tg.md_batches(cache, *as_dict(val_items), states)
+    train = md_batches(cache, *as_dict(fit_items), states)
+    val = md_batches(cache, *as_dict(val_items), states)
     n_members = a.ensemble or int(tc["ensemble"])
     preds, members = [], []
     truths = [cb[0][s.a_mask] for s, cb in test_items]
     for m in range(n_members):
         torch.manual_seed(gcfg.derive_seed("tglassmlp", "botan_sample", m, "init"))
-        model = tg.build_model(st.mean.size, tc["network"])
+        model = build_model(st.mean.size, tc["network"])
         t0 = time.perf_counter()
-        hist = tg.fit(model, train, val, tc["schedule"], tg.loss_weights(tc),
+        hist = fit(model, train, val, tc["schedule"], loss_weights(tc),
                       gcfg.derive_seed("tglassmlp", "botan_sample", m, "shuffle"))
         model.eval()
-        p, c_in = tg.predict(model, [cache.x(s) for s, _ in test_items], T, c, tc["self_consistency"])
+        p, c_in = predict(model, [cache.x(s) for s, _ in test_items], T, c, tc["self_consistency"])
         r = [pearson(pi, ti) for pi, ti in zip(p, truths)]
         preds.append(p)
         members.append({"member": m, "test_pearson": r, "validation_pearson": hist[-1]["validation_pearson"],

@@ -224,26 +224,3 @@ def standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     return ((np.asarray(x, dtype=np.float64) - mean) / std).astype(np.float32)
 
 
-def descriptors_file(cfg: dict, inherent_path: str, output: str) -> None:
-    """Rule ``tglassmlp_descriptors``: descriptors of one inherent structure into ``output`` (HDF5).
-
-    Writes ``descriptors`` (N, M) float32 (raw, not standardised), ``names``,
-    ``lengths`` (M,), and the inherent structure's ``types``, ``positions``,
-    ``box`` (the loss and the analyses need the geometry); attrs ``cutoff``,
-    ``lengths``, ``T``, ``c``.
-    """
-    from glassdyn.io import storage
-
-    d = cfg["tglassmlp"]["descriptors"]
-    data, attrs = storage.read_h5(inherent_path, ["positions", "types", "box", "energy", "voronoi_area"])
-    x = coarse_grained_descriptors(data["positions"], data["types"], data["box"], data["energy"],
-                                   data["voronoi_area"], d["lengths"], d["cutoff"], d["chunk_pairs"])
-    storage.write_h5(output, {
-        "descriptors": x.astype(np.float32),
-        "names": np.array(descriptor_names(d["lengths"]), dtype="S"),
-        "lengths": descriptor_lengths(d["lengths"]),
-        "types": data["types"],
-        "positions": data["positions"],
-        "box": data["box"],
-    }, attrs={"cutoff": float(d["cutoff"]), "lengths": [float(v) for v in d["lengths"]],
-              "T": attrs.get("T", float("nan")), "c": attrs.get("c", -1)})

@@ -34,72 +34,16 @@ import numpy as np
 import pandas as pd
 
 from glassdyn import config as gcfg
+from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
-from glassdyn.md import inherent
-from glassdyn.md.engine import create_system
-from glassdyn.physics import descriptors as desc
+from glassdyn.models import tglassmlp as net
 from glassdyn.physics import heterogeneity as het
-from glassdyn.tglassmlp import train as tg
+from glassdyn.tglassmlp.data import Descriptors, by_key, read_descriptors
+from glassdyn.tglassmlp.evaluate import ensemble_predict
+from glassdyn.tglassmlp.fitting import load_member, standardization_of
+from glassdyn.tglassmlp.states import time_of_c
 
 log = logging.getLogger("glassdyn.tglassmlp_analysis")
-
-
-# =========================================================================== large system
-def tiled_configuration(positions: np.ndarray, types: np.ndarray, box: np.ndarray, reps: int
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(positions, types, box) of ``reps``³ copies of one periodic configuration (an exact
-    configuration of the larger periodic box)."""
-    box = np.asarray(box, dtype=np.float64)
-    x = np.mod(np.asarray(positions, dtype=np.float64), box)
-    shifts = np.array(list(np.ndindex(reps, reps, reps)), dtype=np.float64) * box
-    return ((x[None] + shifts[:, None]).reshape(-1, 3), np.tile(np.asarray(types), len(shifts)), box * reps)
-
-
-def decorrelate(cfg: dict, positions: np.ndarray, types: np.ndarray, box: np.ndarray, T: float, duration: float,
-                seed: int) -> np.ndarray:
-    """Positions (N, 3) after Nosé–Hoover NVT MD at T for ``duration`` (τ) from fresh Maxwell–Boltzmann
-    velocities (``velocity create``, zero momentum), with the campaign's potential, time step and
-    ``protocol.thermostat_damping``."""
-    from glassdyn.md import runtime
-
-    x = np.mod(np.asarray(positions, dtype=np.float64), box)
-    n = len(x)
-    steps = int(round(duration / float(cfg["system"]["timestep"])))
-    lmp = runtime.lammps()
-    try:
-        create_system(lmp, cfg, x, types, box)
-        lmp.command(f"velocity all create {float(T)!r} {int(seed)} dist gaussian mom yes rot no")
-        damp = float(cfg["protocol"]["thermostat_damping"])
-        lmp.command(f"fix gd_nvt all nvt temp {float(T)!r} {float(T)!r} {damp!r}")
-        if steps > 0:
-            lmp.command(f"run {steps}")
-        ids = np.array(lmp.numpy.extract_atom("id"), dtype=np.int64)[:n]
-        out = np.array(lmp.numpy.extract_atom("x"), dtype=np.float64)[:n][np.argsort(ids)]
-    finally:
-        lmp.close()
-    return out
-
-
-def large_system_rule(cfg: dict, T: str, frame: str, output: str | Path) -> Path:
-    """Rule ``tglassmlp_large_system``: a tiled, MD-decorrelated, minimised configuration and its descriptors."""
-    an = cfg["tglassmlp"]["analysis"]["s4"]
-    d = cfg["tglassmlp"]["descriptors"]
-    data, attrs = storage.read_h5(frame, ["positions", "types", "box"])
-    reps = int(an["replicate"])
-    x, t, big = tiled_configuration(data["positions"], data["types"], data["box"], reps)
-    tau = float(gcfg.temperature(cfg, T)["tau_alpha"])
-    duration = float(an["decorrelation_tau_alpha"]) * tau
-    x = decorrelate(cfg, x, t, big, float(T), duration, gcfg.derive_seed("tglassmlp", T, attrs.get("c", -1), "large"))
-    res = inherent.minimize_structure(cfg, x, t, big, cfg["tglassmlp"]["inherent"])
-    D = desc.coarse_grained_descriptors(res["positions"], t, big, res["energy"], res["voronoi_area"],
-                                        d["lengths"], d["cutoff"], d["chunk_pairs"])
-    log.info("large system T=%s: N=%d, L=%.3f, MD %.3g τ, E_IS/N=%.4f", T, len(t), big[0], duration,
-             res["energy_per_particle"])
-    return storage.write_h5(output, {"positions": res["positions"], "types": t.astype(np.int8), "box": big,
-                                     "energy": res["energy"], "voronoi_area": res["voronoi_area"],
-                                     "descriptors": D.astype(np.float32)},
-                            attrs={"T": float(T), "c": -1, "replicate": reps, "decorrelation_time": duration,
-                                   "source": str(frame), "fnorm": res["fnorm"]})
 
 
 # =========================================================================== analyses
@@ -154,72 +98,29 @@ def read_predictions(paths: list[str]) -> dict[str, list[dict]]:
     return out
 
 
+#: What the analyses read: their own settings, the self-consistent prediction, and the temperatures.
+READS = reads("tglassmlp.analysis", "tglassmlp.self_consistency", "temperatures[*].tau_alpha", "configurations")
+
+
 def analysis_rule(cfg: dict, prediction_files: list[str], model_files: list[str], descriptor_files: list[str],
                   large_files: list[str], states_csv: str, output_dir: str | Path) -> dict:
     """Rule ``tglassmlp_analysis``: χ4, S4/ξ4, chord lengths, attention lengths, bottleneck plane."""
-    an = cfg["tglassmlp"]["analysis"]
-    sc = cfg["tglassmlp"]["self_consistency"]
+    cfg = config_slice(cfg, READS)
+    an, sc = cfg["tglassmlp"]["analysis"], cfg["tglassmlp"]["self_consistency"]
     out = Path(output_dir)
     states = pd.read_csv(states_csv)
-    members = [tg.load_member(p) for p in model_files]
-    structures = {k: tg.read_structure(p) for k, p in tg._by_key(descriptor_files).items()}
-    large = {}
-    for p in large_files:
-        data, attrs = storage.read_h5(p, ["positions", "types", "box", "descriptors"])
-        T = gcfg.temperature_key(float(attrs["T"]))
-        large[T] = tg.Structure(T, -1, data["descriptors"].astype(np.float64), data["types"].astype(np.int64),
-                                data["positions"], data["box"])
+    members = [load_member(p) for p in model_files]
+    structures = {k: read_descriptors(p) for k, p in by_key(descriptor_files).items()}
+    large = _read_large(large_files)
     chi_rows, len_rows, s4_rows = [], [], []
     for T, cells in sorted(read_predictions(prediction_files).items(), key=lambda kv: float(kv[0])):
-        structs = None
+        structs = [structures[(T, int(c))] for c in cells[0]["configurations"]]
         for cell in cells:
-            if structs is None:
-                structs = [structures[(T, int(c))] for c in cell["configurations"]]
-                n_a = int(structs[0].a_mask.sum())
-            k, c = cell["time_index"], cell["c"]
-            pred, truth = cell["prediction"], cell["bond_breaking"]
-            ens = pred.mean(axis=0)                                # (n_conf, N_A)
-            member_chi = [het.chi4(pred[m].mean(axis=1), n_a) for m in range(len(pred))]
-            chi_rows.append({"T": float(T), "kind": "sampled", "time_index": k, "time": cell["time"], "c": c,
-                             "chi4_md": het.chi4(truth.mean(axis=1), n_a),
-                             "chi4_pred": het.chi4(ens.mean(axis=1), n_a),
-                             "chi4_pred_std": float(np.std(member_chi)) if len(member_chi) > 1 else float("nan"),
-                             "n_configurations": len(structs)})
-            q_max, q_bin = float(an["s4"]["q_max"]), float(an["s4"]["q_bin"])
-            fit_max = float(an["s4"]["fit_q_max"])
-            q_md, s_md = s4_of(structs, list(truth), float(truth.mean()), q_max, q_bin)
-            q_pr, s_pr = s4_of(structs, list(ens), float(ens.mean()), q_max, q_bin)
-            row = {"T": float(T), "time_index": k, "time": cell["time"], "c": c}
-            box_len = float(structs[0].box.min())
-            row["chi4_oz_md"], row["xi4_md"] = het.fit_ornstein_zernike(q_md, s_md, fit_max, box_len)
-            row["chi4_oz_pred"], row["xi4_pred"] = het.fit_ornstein_zernike(q_pr, s_pr, fit_max, box_len)
-            for source, q, s in (("md", q_md, s_md), ("pred", q_pr, s_pr)):
-                s4_rows += [{"T": float(T), "time_index": k, "c": c, "source": source, "q": a, "s4": b}
-                            for a, b in zip(q, s)]
-            if T in large:
-                big = large[T]
-                lp, _ = tg.ensemble_predict(members, [big], float(T), c, sc)
-                q_l, s_l = s4_of([big], [lp.mean(axis=0)[0]], float(lp.mean()), q_max, q_bin)
-                row["chi4_oz_large"], row["xi4_large"] = het.fit_ornstein_zernike(q_l, s_l, fit_max,
-                                                                                  float(big.box.min()))
-                row["n_large"] = int(big.a_mask.sum())
-                s4_rows += [{"T": float(T), "time_index": k, "c": c, "source": "pred_large", "q": a, "s4": b}
-                            for a, b in zip(q_l, s_l)]
-            cell_size = float(an["chord_cell"])
-            row["chord_md"] = chord_of(structs, list(truth), float(np.median(truth)), cell_size)
-            row["chord_pred"] = chord_of(structs, list(ens), float(np.median(ens)), cell_size)
+            chi_rows.append(_chi4_sampled(T, cell, structs))
+            row, rows = _lengths(T, cell, structs, an, large.get(T), members, sc)
             len_rows.append(row)
-        # χ4 on a grid of c between the sampled extremes, placed in time by time_of_c
-        cs = np.array([cell["c"] for cell in cells])
-        grid = np.linspace(cs.min(), cs.max(), int(an["c_grid"])) if len(cs) > 1 else cs
-        for c in grid:
-            pr, _ = tg.ensemble_predict(members, structs, float(T), float(c), sc)
-            member_chi = [het.chi4(pr[m].mean(axis=1), n_a) for m in range(len(pr))]
-            chi_rows.append({"T": float(T), "kind": "grid", "time_index": -1,
-                             "time": float(tg.time_of_c(states, T, c)[0]), "c": float(c), "chi4_md": float("nan"),
-                             "chi4_pred": het.chi4(pr.mean(axis=0).mean(axis=1), n_a),
-                             "chi4_pred_std": float(np.std(member_chi)) if len(member_chi) > 1 else float("nan"),
-                             "n_configurations": len(structs)})
+            s4_rows += rows
+        chi_rows += _chi4_grid(T, cells, structs, members, sc, states, int(an["c_grid"]))
     chi = pd.DataFrame(chi_rows)
     lengths = pd.DataFrame(len_rows)
     s4 = pd.DataFrame(s4_rows, columns=["T", "time_index", "c", "source", "q", "s4"])
@@ -239,6 +140,74 @@ def analysis_rule(cfg: dict, prediction_files: list[str], model_files: list[str]
     return paths
 
 
+def _read_large(large_files: list[str]) -> dict[str, Descriptors]:
+    """The large systems (rule tglassmlp_large_system) by temperature key."""
+    large = {}
+    for p in large_files:
+        data, attrs = storage.read_h5(p, ["positions", "types", "box", "descriptors"])
+        T = gcfg.temperature_key(float(attrs["T"]))
+        large[T] = Descriptors(T, -1, data["descriptors"].astype(np.float64), data["types"].astype(np.int64),
+                               data["positions"], data["box"])
+    return large
+
+
+def _member_spread(values: list[float]) -> float:
+    return float(np.std(values)) if len(values) > 1 else float("nan")
+
+
+def _chi4_sampled(T: str, cell: dict, structs: list[Descriptors]) -> dict:
+    """χ4 of the MD labels and of the ensemble prediction at one sampled (T, t)."""
+    n_a = int(structs[0].a_mask.sum())
+    pred, truth = cell["prediction"], cell["bond_breaking"]
+    member_chi = [het.chi4(pred[m].mean(axis=1), n_a) for m in range(len(pred))]
+    return {"T": float(T), "kind": "sampled", "time_index": cell["time_index"], "time": cell["time"], "c": cell["c"],
+            "chi4_md": het.chi4(truth.mean(axis=1), n_a), "chi4_pred": het.chi4(pred.mean(axis=0).mean(axis=1), n_a),
+            "chi4_pred_std": _member_spread(member_chi), "n_configurations": len(structs)}
+
+
+def _chi4_grid(T: str, cells: list[dict], structs: list[Descriptors], members, sc: dict, states: pd.DataFrame,
+               n_grid: int) -> list[dict]:
+    """Predicted χ4 on a grid of c between the sampled extremes, placed in time by ``time_of_c``."""
+    n_a = int(structs[0].a_mask.sum())
+    cs = np.array([cell["c"] for cell in cells])
+    grid = np.linspace(cs.min(), cs.max(), n_grid) if len(cs) > 1 else cs
+    rows = []
+    for c in grid:
+        pr, _ = ensemble_predict(members, structs, float(T), float(c), sc)
+        member_chi = [het.chi4(pr[m].mean(axis=1), n_a) for m in range(len(pr))]
+        rows.append({"T": float(T), "kind": "grid", "time_index": -1, "time": float(time_of_c(states, T, c)[0]),
+                     "c": float(c), "chi4_md": float("nan"), "chi4_pred": het.chi4(pr.mean(axis=0).mean(axis=1), n_a),
+                     "chi4_pred_std": _member_spread(member_chi), "n_configurations": len(structs)})
+    return rows
+
+
+def _lengths(T: str, cell: dict, structs: list[Descriptors], an: dict, big: Descriptors | None, members,
+             sc: dict) -> tuple[dict, list[dict]]:
+    """ξ4 from Ornstein–Zernike fits of S4 (MD, predicted, predicted on the large system) and chord lengths."""
+    k, c = cell["time_index"], cell["c"]
+    truth, ens = cell["bond_breaking"], cell["prediction"].mean(axis=0)
+    q_max, q_bin, fit_max = float(an["s4"]["q_max"]), float(an["s4"]["q_bin"]), float(an["s4"]["fit_q_max"])
+    q_md, s_md = s4_of(structs, list(truth), float(truth.mean()), q_max, q_bin)
+    q_pr, s_pr = s4_of(structs, list(ens), float(ens.mean()), q_max, q_bin)
+    row = {"T": float(T), "time_index": k, "time": cell["time"], "c": c}
+    box_len = float(structs[0].box.min())
+    row["chi4_oz_md"], row["xi4_md"] = het.fit_ornstein_zernike(q_md, s_md, fit_max, box_len)
+    row["chi4_oz_pred"], row["xi4_pred"] = het.fit_ornstein_zernike(q_pr, s_pr, fit_max, box_len)
+    s4_rows = [{"T": float(T), "time_index": k, "c": c, "source": source, "q": a, "s4": b}
+               for source, q, s in (("md", q_md, s_md), ("pred", q_pr, s_pr)) for a, b in zip(q, s)]
+    if big is not None:
+        lp, _ = ensemble_predict(members, [big], float(T), c, sc)
+        q_l, s_l = s4_of([big], [lp.mean(axis=0)[0]], float(lp.mean()), q_max, q_bin)
+        row["chi4_oz_large"], row["xi4_large"] = het.fit_ornstein_zernike(q_l, s_l, fit_max, float(big.box.min()))
+        row["n_large"] = int(big.a_mask.sum())
+        s4_rows += [{"T": float(T), "time_index": k, "c": c, "source": "pred_large", "q": a, "s4": b}
+                    for a, b in zip(q_l, s_l)]
+    cell_size = float(an["chord_cell"])
+    row["chord_md"] = chord_of(structs, list(truth), float(np.median(truth)), cell_size)
+    row["chord_pred"] = chord_of(structs, list(ens), float(np.median(ens)), cell_size)
+    return row, s4_rows
+
+
 def attention_table(members, structures: dict, c_ref: float) -> pd.DataFrame:
     """P_int(L) per T (mean and std over members) and ξ_int at c = ``c_ref`` over each T's structures."""
     import torch
@@ -248,10 +217,10 @@ def attention_table(members, structures: dict, c_ref: float) -> pd.DataFrame:
         structs = [structures[k] for k in sorted(structures) if k[0] == T]
         ps, xis = [], []
         for model, meta in members:
-            st = tg.standardization_of(meta)
+            st = standardization_of(meta)
             x = torch.cat([st.apply(s.descriptors[s.a_mask]) for s in structs])
             with torch.no_grad():
-                w = model.attention_weights(x, tg.net.state_features(float(T), c_ref)).numpy()
+                w = model.attention_weights(x, net.state_features(float(T), c_ref)).numpy()
             L, p = het.attention_length_distribution(w, np.asarray(meta["column_lengths"]))
             ps.append(p)
             xis.append(het.intrinsic_length(L, p))
@@ -341,7 +310,7 @@ def plot_bottleneck(member, structures: dict, predictions: dict[str, list[dict]]
     import torch
 
     model, meta = member
-    st = tg.standardization_of(meta)
+    st = standardization_of(meta)
     temps = sorted(predictions, key=float)
     ncol = max(1, max(len(cells) for cells in predictions.values()))
     plt = _plt()
@@ -358,7 +327,7 @@ def plot_bottleneck(member, structures: dict, predictions: dict[str, list[dict]]
                 continue
             cell = cells[cidx]
             with torch.no_grad():
-                b = model.encode(x, tg.net.state_features(float(T), float(cell["c_input"][0]))).numpy()
+                b = model.encode(x, net.state_features(float(T), float(cell["c_input"][0]))).numpy()
             sc = ax.scatter(b[:, 0], b[:, 1], c=cell["bond_breaking"][0], s=3, cmap="coolwarm_r", vmin=0, vmax=1)
             ax.set_title(f"T={T} t={cell['time']:.3g} c={cell['c']:.2f}", fontsize=7)
             ax.tick_params(labelsize=6)

@@ -32,9 +32,22 @@ import pandas as pd
 import torch
 
 from glassdyn import config as gcfg
-from glassdyn.gnn.evaluate import pearson
+from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
-from glassdyn.tglassmlp import train as tg
+from glassdyn.models import tglassmlp as net
+from glassdyn.physics.correlation import pearson
+from glassdyn.tglassmlp.data import (
+    DescriptorCache,
+    by_key,
+    fit_standardization,
+    md_batches,
+    read_bond_breaking,
+    read_descriptors,
+)
+from glassdyn.tglassmlp.evaluate import ensemble_predict
+from glassdyn.tglassmlp.fitting import build_model, fit, load_member, loss_weights
+from glassdyn.tglassmlp.states import states_of, variant_T_min
+from glassdyn.tglassmlp.train import READS as TRAIN_READS
 
 log = logging.getLogger("glassdyn.transfer")
 
@@ -50,18 +63,22 @@ def equal_time_levels(states: pd.DataFrame, T_min: str, tolerance: float) -> lis
     """
     T_min_f = float(T_min)
     temps = sorted({gcfg.temperature_key(float(T)) for T in states["T"] if float(T) >= T_min_f - 1e-9}, key=float)
-    ref = tg.states_of(states, T_min)
+    ref = states_of(states, T_min)
     levels = []
     for lvl, row in ref.iterrows():
         cells = []
         for T in temps:
-            rows = tg.states_of(states, T)
+            rows = states_of(states, T)
             d = np.abs(rows["c"].to_numpy() - row["c"])
             best = int(np.argmin(d))
             if d[best] <= tolerance:
                 cells.append((T, int(rows["time_index"].iloc[best]), float(rows["c"].iloc[best])))
         levels.append({"level": int(lvl), "c": float(row["c"]), "cells": cells})
     return levels
+
+
+#: What distillation reads: the same as a member (:data:`glassdyn.tglassmlp.train.READS`).
+DISTILL_READS = TRAIN_READS
 
 
 def distill_rule(cfg: dict, variant: str, descriptor_files: list[str], label_files: list[str], states_csv: str,
@@ -71,19 +88,20 @@ def distill_rule(cfg: dict, variant: str, descriptor_files: list[str], label_fil
     ``descriptor_files``: training configurations at every temperature;
     ``label_files``: training configurations at T ≥ T_min only.
     """
+    cfg = config_slice(cfg, DISTILL_READS)
     cfgt = cfg["tglassmlp"]
-    T_min = tg.variant_T_min(cfg, variant)
+    T_min = variant_T_min(cfg, variant)
     states = pd.read_csv(states_csv)
     fit_idx, val_idx = gcfg.split_train_validation(cfg)
-    structures = {k: tg.read_structure(p) for k, p in tg._by_key(descriptor_files).items()}
-    labels = tg._by_key(label_files)
+    structures = {k: read_descriptors(p) for k, p in by_key(descriptor_files).items()}
+    labels = by_key(label_files)
     high = {k: s for k, s in structures.items() if float(k[0]) >= float(T_min) - 1e-9}
     low = {k: s for k, s in structures.items() if float(k[0]) < float(T_min) - 1e-9}
-    cb = {k: tg.read_bond_breaking(labels[k], high[k])[1] for k in high}
+    cb = {k: read_bond_breaking(labels[k], high[k])[1] for k in high}
     fit_s = {k: s for k, s in high.items() if k[1] in fit_idx}
     val_s = {k: s for k, s in high.items() if k[1] in val_idx}
-    st = tg.fit_standardization(list(fit_s.values()))
-    cache = tg.StructureCache(st, cfgt["loss"])
+    st = fit_standardization(list(fit_s.values()))
+    cache = DescriptorCache(st, cfgt["loss"])
     et = cfgt["equal_time"]
     tol = float(cfgt["self_consistency"]["tolerance"])
     levels = equal_time_levels(states, T_min, float(et["c_tolerance"]))
@@ -94,19 +112,19 @@ def distill_rule(cfg: dict, variant: str, descriptor_files: list[str], label_fil
             continue
         cell_states = pd.DataFrame([{"T": float(T), "time_index": k, "time": float("nan"), "c": c, "c_std": 0.0,
                                      "n_configurations": 0} for T, k, c in lvl["cells"]])
-        train = tg.md_batches(cache, fit_s, cb, cell_states)
-        validation = tg.md_batches(cache, val_s, cb, cell_states)
+        train = md_batches(cache, fit_s, cb, cell_states)
+        validation = md_batches(cache, val_s, cb, cell_states)
         kept_preds: dict[str, list[np.ndarray]] = {T: [] for T in low_T}
         for m in range(int(et["members"])):
             torch.manual_seed(gcfg.derive_seed("tglassmlp", variant, "equal_time", lvl["level"], m, "init"))
-            model = tg.build_model(st.mean.size, cfgt["network"])
-            hist = tg.fit(model, train, validation, cfgt["schedule"], tg.loss_weights(cfgt),
+            model = build_model(st.mean.size, cfgt["network"])
+            hist = fit(model, train, validation, cfgt["schedule"], loss_weights(cfgt),
                           gcfg.derive_seed("tglassmlp", variant, "equal_time", lvl["level"], m, "shuffle"))
             model.eval()
             for T in low_T:
                 keys = sorted(k for k in low if k[0] == T)
                 with torch.no_grad():
-                    preds = np.stack([model(cache.x(low[k]), tg.net.state_features(float(T), lvl["c"])).numpy()
+                    preds = np.stack([model(cache.x(low[k]), net.state_features(float(T), lvl["c"])).numpy()
                                       for k in keys])
                 dev = abs(float(preds.mean()) - lvl["c"])
                 kept = dev < tol
@@ -140,46 +158,38 @@ def distill_rule(cfg: dict, variant: str, descriptor_files: list[str], label_fil
                                                  "networks": nets.to_dict(orient="list")})
 
 
-def distilled_batches(path: str | Path, structures: dict, cache: tg.StructureCache, fit_idx) -> list[tg.Batch]:
-    """Training batches from a distilled file, for the fit configurations whose structure is loaded."""
-    data, _ = storage.read_h5(path, ["T", "c", "level", "configuration", "prediction"])
-    out = []
-    fit = set(fit_idx)
-    for T, c, lvl, conf, y in zip(data["T"], data["c"], data["level"], data["configuration"], data["prediction"]):
-        key = (gcfg.temperature_key(float(T)), int(conf))
-        if int(conf) not in fit or key not in structures:
-            continue
-        s = structures[key]
-        out.append(tg.Batch(cache.x(s), torch.from_numpy(np.asarray(y, dtype=np.float32)), float(T), float(c),
-                            int(conf), -1 - int(lvl), "distilled", cache.pairs(s)))
-    return out
-
-
 def ensemble_pearson(members, structs, cbs, T: float, c: float, k: int, sc: dict) -> tuple[float, float]:
     """(mean over configurations of the ensemble-mean Pearson, std over members of their mean Pearson)."""
-    pred, _ = tg.ensemble_predict(members, structs, T, c, sc)
+    pred, _ = ensemble_predict(members, structs, T, c, sc)
     truth = [cb[k][s.a_mask] for cb, s in zip(cbs, structs)]
     ens = np.mean([pearson(pred.mean(axis=0)[i], truth[i]) for i in range(len(structs))])
     per_member = [np.mean([pearson(pred[m, i], truth[i]) for i in range(len(structs))]) for m in range(len(pred))]
     return float(ens), float(np.std(per_member)) if len(per_member) > 1 else float("nan")
 
 
+#: What the transferability test reads: the temperatures (which is held out), the test split and the
+#: self-consistent prediction.
+TRANSFER_READS = reads("temperatures[*].tau_alpha", "configurations", "tglassmlp.self_consistency",
+                       "tglassmlp.T_min")
+
+
 def transfer_rule(cfg: dict, transfer_models: list[str], direct_models: list[str], descriptor_files: list[str],
                   label_files: list[str], states_csv: str, output_csv: str | Path, output_png: str | Path) -> Path:
     """Rule ``tglassmlp_transfer``: held-out-temperature Pearson, transferred vs directly trained."""
+    cfg = config_slice(cfg, TRANSFER_READS)
     temps = sorted(gcfg.temperature_keys(cfg), key=float)
     T_out = temps[0]
-    T_min = tg.variant_T_min(cfg, "transfer")
-    states = tg.states_of(pd.read_csv(states_csv), T_out)
-    tm = [tg.load_member(p) for p in transfer_models]
-    dm = [tg.load_member(p) for p in direct_models]
+    T_min = variant_T_min(cfg, "transfer")
+    states = states_of(pd.read_csv(states_csv), T_out)
+    tm = [load_member(p) for p in transfer_models]
+    dm = [load_member(p) for p in direct_models]
     test = set(gcfg.test_indices(cfg))
-    structures = {k: tg.read_structure(p) for k, p in tg._by_key(descriptor_files).items()
+    structures = {k: read_descriptors(p) for k, p in by_key(descriptor_files).items()
                   if k[0] == T_out and k[1] in test}
-    labels = tg._by_key(label_files)
+    labels = by_key(label_files)
     keys = sorted(structures, key=lambda k: k[1])
     structs = [structures[k] for k in keys]
-    cbs = [tg.read_bond_breaking(labels[k], structures[k])[1] for k in keys]
+    cbs = [read_bond_breaking(labels[k], structures[k])[1] for k in keys]
     sc = cfg["tglassmlp"]["self_consistency"]
     rows = []
     for _, row in states.iterrows():
