@@ -1,6 +1,7 @@
 # glassdyn: predicting glassy dynamics from static structure.
-# What depends on what lives in workflow/rules/<stage>.smk; how each step is
-# computed lives in src/glassdyn/ (each rule calls `glassdyn <rule name>`).
+# What depends on what lives in workflow/rules/<family>.smk; how each step is
+# computed lives in src/glassdyn/ (each rule calls `glassdyn <rule name>`; the
+# table in docs/architecture.md names each rule's module).
 import os
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
@@ -22,5 +23,5 @@ report: "workflow/report/workflow.rst"
 
 rule all:
     input:
-        campaign_targets(),
+        targets.campaign_targets(config),
     default_target: True

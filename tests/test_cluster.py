@@ -11,50 +11,64 @@ import pytest
 import yaml
 
 from glassdyn import config as gcfg
-from glassdyn.campaign import resources as cluster
+from glassdyn.campaign.failures import failed_jobs, failure_summary
+from glassdyn.campaign.launchers import in_slurm, mpi_launcher, training_launcher
+from glassdyn.campaign.resources import (
+    PROCESS_BYTES,
+    label_pairs,
+    labels_memory_mb,
+    md_attempts,
+    md_ranks,
+    md_retries,
+    md_runtime,
+    md_seconds,
+    md_steps,
+    training_memory_mb,
+    training_resources,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # --------------------------------------------------------------------------- launchers
 def test_mpi_launcher_uses_srun_pmi2_under_slurm_and_mpiexec_elsewhere():
-    assert cluster.mpi_launcher(1, 4, slurm=True) == ""
-    assert cluster.mpi_launcher(1, 4, slurm=False) == ""
-    on = cluster.mpi_launcher(4, 2, slurm=True)
+    assert mpi_launcher(1, 4, slurm=True) == ""
+    assert mpi_launcher(1, 4, slurm=False) == ""
+    on = mpi_launcher(4, 2, slurm=True)
     # the PyPI MPICH speaks PMI-2, not SLURM's default PMIx; counts are explicit (jobstep strips SLURM_*)
     assert "srun --mpi=pmi2" in on and re.search(r"-n 4 -c 2\b", on) and on.startswith("OMP_NUM_THREADS=2 ")
-    off = cluster.mpi_launcher(4, 2, slurm=False, mpiexec="/env/bin/mpiexec")
+    off = mpi_launcher(4, 2, slurm=False, mpiexec="/env/bin/mpiexec")
     assert off == "OMP_NUM_THREADS=2 /env/bin/mpiexec -n 4"
 
 
 def test_training_launcher_srun_only_for_several_ranks_under_slurm():
-    assert cluster.training_launcher(2, 3, 0, slurm=False) == "OMP_NUM_THREADS=3"
-    assert cluster.training_launcher(1, 3, 1, slurm=True) == "OMP_NUM_THREADS=3"
-    cpu = cluster.training_launcher(4, 3, 0, slurm=True)
+    assert training_launcher(2, 3, 0, slurm=False) == "OMP_NUM_THREADS=3"
+    assert training_launcher(1, 3, 1, slurm=True) == "OMP_NUM_THREADS=3"
+    cpu = training_launcher(4, 3, 0, slurm=True)
     assert re.search(r"srun .*-n 4 -c 3$", cpu) and "--gpus" not in cpu
-    gpu = cluster.training_launcher(4, 3, 1, slurm=True)
+    gpu = training_launcher(4, 3, 1, slurm=True)
     assert gpu.endswith("--gpus-per-task=1") and "-n 4" in gpu
 
 
 def test_in_slurm_from_job_environment_or_executor():
-    assert cluster.in_slurm({"SLURM_JOB_ID": "17"})
-    assert cluster.in_slurm({}, executor="slurm")
-    assert not cluster.in_slurm({}, executor="local")
-    assert not cluster.in_slurm({"SLURM_JOB_ID": ""}, executor=None)
+    assert in_slurm({"SLURM_JOB_ID": "17"})
+    assert in_slurm({}, executor="slurm")
+    assert not in_slurm({}, executor="local")
+    assert not in_slurm({"SLURM_JOB_ID": ""}, executor=None)
 
 
 # --------------------------------------------------------------------------- sizes
 def test_md_runtime_follows_the_atom_steps_and_ranks(cfg):
     cfg["cluster"]["max_runtime"] = 10**6
-    one = cluster.md_seconds(cfg, "0.64", "equilibrate")
-    steps = cluster.md_steps(cfg, "0.64", "equilibrate")
+    one = md_seconds(cfg, "0.64", "equilibrate")
+    steps = md_steps(cfg, "0.64", "equilibrate")
     assert one == pytest.approx(4096 * steps / cfg["protocol"]["atom_steps_per_second"])
     cfg["parallel"]["mpi_ranks"] = 4
-    assert cluster.md_seconds(cfg, "0.64", "equilibrate") == pytest.approx(one / 4)
+    assert md_seconds(cfg, "0.64", "equilibrate") == pytest.approx(one / 4)
     # replica groups multiply the ranks of the replicas job only
     cfg["parallel"]["replica_groups"] = 2
-    assert cluster.md_ranks(cfg, "replicas") == 8 and cluster.md_ranks(cfg, "equilibrate") == 4
-    rt = cluster.md_runtime(cfg, "0.64", "equilibrate")
+    assert md_ranks(cfg, "replicas") == 8 and md_ranks(cfg, "equilibrate") == 4
+    rt = md_runtime(cfg, "0.64", "equilibrate")
     assert rt == pytest.approx(cfg["cluster"]["runtime_margin"] * one / 4 / 60, abs=1)
 
 
@@ -62,39 +76,39 @@ def test_md_runtime_is_clamped_and_long_runs_get_continuation_retries(cfg):
     c = cfg["cluster"]
     c["max_runtime"], c["min_runtime"], c["retries"] = 600, 10, 2
     # T = 0.44 replicas on one rank: thousands of hours, far above 10 h per job
-    assert cluster.md_runtime(cfg, "0.44", "replicas") == 600
-    need = cluster.md_attempts(cfg, "0.44", "replicas")
-    expect = c["runtime_margin"] * cluster.md_seconds(cfg, "0.44", "replicas") / (600 * 60 - cfg["protocol"]["segment_walltime"])
+    assert md_runtime(cfg, "0.44", "replicas") == 600
+    need = md_attempts(cfg, "0.44", "replicas")
+    expect = c["runtime_margin"] * md_seconds(cfg, "0.44", "replicas") / (600 * 60 - cfg["protocol"]["segment_walltime"])
     assert need == pytest.approx(expect, abs=1) and need > 100
-    assert cluster.md_retries(cfg) == need - 1 + 2
+    assert md_retries(cfg) == need - 1 + 2
     small = gcfg.load(ROOT / "config.yaml", ROOT / "config" / "laptop.yaml")
-    assert cluster.md_runtime(small, "1.00", "equilibrate") == small["cluster"]["min_runtime"]
-    assert cluster.md_retries(small) == small["cluster"]["retries"]
+    assert md_runtime(small, "1.00", "equilibrate") == small["cluster"]["min_runtime"]
+    assert md_retries(small) == small["cluster"]["retries"]
 
 
 def test_label_memory_grows_with_system_replicas_and_attempt(cfg):
-    base = cluster.labels_memory_mb(cfg, "0.44")
-    assert cluster.labels_memory_mb(cfg, "0.44", attempt=2) == 2 * base
+    base = labels_memory_mb(cfg, "0.44")
+    assert labels_memory_mb(cfg, "0.44", attempt=2) == 2 * base
     more = copy.deepcopy(cfg)
     more["system"]["n_particles"] *= 4
     more["protocol"]["replicas"] *= 2
     # positions and pair work ∝ R·N grow 8x, the label arrays ∝ N 4x, on top of one process
-    margin, proc = cfg["cluster"]["memory_margin"], cluster.PROCESS_BYTES / 1e6
-    data, data4 = base / margin - proc, cluster.labels_memory_mb(more, "0.44") / margin - proc
+    margin, proc = cfg["cluster"]["memory_margin"], PROCESS_BYTES / 1e6
+    data, data4 = base / margin - proc, labels_memory_mb(more, "0.44") / margin - proc
     assert 4 * data < data4 <= 8 * data + 1
     # E = N ρ 4/3 π r³ ordered pairs within the widest radius (graph.cutoff = 2.0 here)
-    assert cluster.label_pairs(cfg) == pytest.approx(4096 * 1.2 * 4 / 3 * 3.14159 * 2.0**3, rel=0.01)
+    assert label_pairs(cfg) == pytest.approx(4096 * 1.2 * 4 / 3 * 3.14159 * 2.0**3, rel=0.01)
 
 
 def test_training_resources_cpu_and_gpu(cfg):
     cfg["training"]["ranks"] = 1
-    assert cluster.training_resources(cfg) == {"tasks": 1, "cpus_per_task": cfg["cluster"]["train_cpus_per_rank"]}
+    assert training_resources(cfg) == {"tasks": 1, "cpus_per_task": cfg["cluster"]["train_cpus_per_rank"]}
     cfg["training"]["ranks"] = 4
     cfg["cluster"]["train_gpus_per_rank"] = 1
-    res = cluster.training_resources(cfg)
+    res = training_resources(cfg)
     assert res["mpi"] == "srun" and res["tasks"] == 4 and res["gpu"] == 4 and res["tasks_per_gpu"] == 1
     assert "cpus_per_task" not in res and res["cpus_per_gpu"] == cfg["cluster"]["train_cpus_per_rank"]
-    assert cluster.training_memory_mb(cfg, attempt=2) == 2 * cluster.training_memory_mb(cfg)
+    assert training_memory_mb(cfg, attempt=2) == 2 * training_memory_mb(cfg)
 
 
 def test_cluster_section_cross_checks(cfg):
@@ -203,11 +217,11 @@ def test_failure_summary_names_what_failed_for_good_its_cause_and_logs(tmp_path)
     rule_log.write_text("2026-11-21 INFO glassdyn: start\n"
                         "2026-11-21 ERROR glassdyn: results/md/T1.00/c0001/replicas.h5: not a readable HDF5 file\n")
     text = _RUN_LOG.format(rule_log=rule_log)
-    (job,) = cluster.failed_jobs(text)  # equilibrate failed once, then finished: not listed
+    (job,) = failed_jobs(text)  # equilibrate failed once, then finished: not listed
     assert job["rule"] == "labels" and job["output"] == "results/labels/T1.00/c0001.h5"
     assert job["attempts"] == 2  # the echoed SLURM log's inner block is not an attempt
     assert job["logs"] == [str(rule_log), "/w/.snakemake/slurm_logs/rule_labels/1.00_0001/47.log"]
-    summary = cluster.failure_summary(text)
+    summary = failure_summary(text)
     assert "1 job(s) failed" in summary and "SLURM status is: 'FAILED'" in summary
     assert "cause: 2026-11-21 ERROR glassdyn: results/md/T1.00/c0001/replicas.h5: not a readable HDF5 file" in summary
-    assert cluster.failure_summary("Finished jobid: 1 (Rule: labels)\n") == ""
+    assert failure_summary("Finished jobid: 1 (Rule: labels)\n") == ""

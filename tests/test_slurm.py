@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from glassdyn import config as gcfg
-from glassdyn.campaign import resources as cluster
+from glassdyn.campaign.resources import labels_memory_mb, md_memory_mb, md_runtime, training_memory_mb
 from glassdyn.io import storage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,8 +221,8 @@ def test_md_jobs_ran_lammps_on_two_mpi_ranks_through_srun(campaign):
         info = rows[j["jobid"]]
         assert info["tasks"] == "2", info
         # the time limit and memory follow the configuration (glassdyn.cluster)
-        assert info["time_limit"] == _hms(cluster.md_runtime(cfg, T, j["rule"])), info
-        assert info["mem"] == f"{cluster.md_memory_mb(cfg, T, j['rule'])}M", info
+        assert info["time_limit"] == _hms(md_runtime(cfg, T, j["rule"])), info
+        assert info["mem"] == f"{md_memory_mb(cfg, T, j['rule'])}M", info
         assert "srun --mpi=pmi2" in Path(j["log"]).read_text()
     for c in range(N_CONF):
         _, attrs = storage.read_h5(work / "results" / "md" / f"T{T}" / f"c{c:04d}" / "equilibrated.h5", [])
@@ -236,7 +236,7 @@ def test_training_ran_two_ddp_ranks_each_with_a_gpu(campaign):
     (job,) = run.of("train")
     info = rows[job["jobid"]]
     assert info["tasks"] == "2" and info["gres"] == "gres:gpu:2", info  # the two fake GPUs of the test node
-    assert info["mem"] == f"{cluster.training_memory_mb(cfg)}M", info
+    assert info["mem"] == f"{training_memory_mb(cfg)}M", info
     assert "--gpus-per-task=1" in Path(job["log"]).read_text()
     cell = work / "results" / "train" / "ntgnn" / f"T{T}" / "t1"
     assert json.loads((cell / "metrics.json").read_text())["ranks"] == 2
@@ -249,7 +249,7 @@ def test_label_jobs_ask_for_their_estimated_memory(campaign):
     run, rows, cfg = campaign["run"], campaign["rows"], campaign["cfg"]
     for j in run.of("labels"):
         info = rows[j["jobid"]]
-        assert info["mem"] == f"{cluster.labels_memory_mb(cfg, T, 1)}M" and info["tasks"] == "1", info
+        assert info["mem"] == f"{labels_memory_mb(cfg, T, 1)}M" and info["tasks"] == "1", info
 
 
 # --------------------------------------------------------------------------- phase 2: kill, retry, failure

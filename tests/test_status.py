@@ -11,6 +11,7 @@ import yaml
 
 from glassdyn import cli
 from glassdyn.campaign import report, status
+from glassdyn.campaign.resources import md_steps
 from glassdyn.gnn.evaluate import evaluate_cell
 from glassdyn.gnn.train import train_cell
 from glassdyn.io import storage
@@ -35,9 +36,8 @@ def campaign(tmp_path_factory):
     last = round(cfg["temperatures"][0]["times"][-1] / cfg["system"]["timestep"])
     storage.write_h5(ck / "r0000.h5", {"frames": np.zeros((1, 3))}, {"step": last})
     storage.write_h5(ck / "r0001" / "state.h5", {"thermo": np.zeros((1, 5))}, {"step": last // 4})
-    from glassdyn.campaign import resources as cluster
 
-    eq_steps = cluster.md_steps(cfg, "0.64", "equilibrate")
+    eq_steps = md_steps(cfg, "0.64", "equilibrate")
     storage.write_h5(md / "c0003" / "checkpoints" / "equilibrate" / "state.h5", {"thermo": np.zeros((1, 5))},
                      {"step": eq_steps // 10})
     train = res / "train"

@@ -1,17 +1,19 @@
-# Evaluation of trained cells on the test configurations (glassdyn.evaluation).
+# Evaluation of trained cells on the test configurations: glassdyn.gnn.evaluate.
 
 
 rule evaluate:
     """Pearson over A particles (nodes) and A–A pairs with r_ij(0) < 1.35 (edges), per test configuration."""
     input:
         model=f"{R}/train/{{model}}/T{{T}}/t{{k}}/model.pt",
-        labels=test_labels,
+        labels=lambda w: targets.test_labels(config, w.T),
     output:
         f"{R}/eval/{{model}}/T{{T}}/t{{k}}.csv",
     params:
-        cfg=lambda w: params_json(w, "system", "graph", "labels"),
+        cfg=step_params("evaluate"),
     log:
         f"{R}/logs/evaluate/{{model}}_T{{T}}_t{{k}}.log",
+    conda:
+        f"{ENVS}/torch.yaml"
     shell:
-        "{GD} evaluate --params {params.cfg:q} --model-file {input.model} --labels {input.labels}"
-        " --output {output} > {log} 2>&1"
+        "{GD} evaluate --params {params.cfg:q} --T {wildcards.T} --model-file {input.model:q}"
+        " --labels {input.labels:q} --output {output:q} > {log:q} 2>&1"

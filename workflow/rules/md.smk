@@ -1,4 +1,4 @@
-# Molecular dynamics with LAMMPS (glassdyn.md).
+# Molecular dynamics with LAMMPS: glassdyn.md.equilibrate, glassdyn.md.replicas.
 
 
 rule equilibrate:
@@ -6,21 +6,21 @@ rule equilibrate:
     output:
         f"{R}/md/T{{T}}/c{{c}}/equilibrated.h5",
     params:
-        cfg=lambda w: params_json(w, "system", "protocol"),
+        cfg=step_params("equilibrate"),
         ckpt=lambda w: f"{R}/md/T{w.T}/c{w.c}/checkpoints/equilibrate",
     log:
         f"{R}/logs/equilibrate/T{{T}}_c{{c}}.log",
-    threads: config["parallel"]["omp_threads"] * config["parallel"]["mpi_ranks"]
+    conda:
+        f"{ENVS}/md.yaml"
+    threads: MD_THREADS
     resources:
-        # parallel settings go through resources, not params: changing them must not rerun finished jobs
-        mpi_ranks=config["parallel"]["mpi_ranks"],
-        omp_threads=config["parallel"]["omp_threads"],
-        **md_resources("equilibrate"),  # scheduler request and {resources.launcher} (common.smk)
+        **md_resources("equilibrate"),  # ranks, threads, segment length, scheduler request, {resources.launcher}
     retries: MD_RETRIES  # a run killed at its time limit resumes from its checkpoint
     shell:
         "{resources.launcher} {GD} equilibrate --params {params.cfg:q} --T {wildcards.T} --c {wildcards.c}"
-        " --omp-threads {resources.omp_threads}"
-        " --output {output} --checkpoint-dir {params.ckpt} > {log} 2>&1"
+        " --mpi-ranks {resources.mpi_ranks} --omp-threads {resources.omp_threads}"
+        " --segment-steps {resources.segment_steps}"
+        " --output {output:q} --checkpoint-dir {params.ckpt:q} > {log:q} 2>&1"
 
 
 rule replicas:
@@ -30,19 +30,19 @@ rule replicas:
     output:
         f"{R}/md/T{{T}}/c{{c}}/replicas.h5",
     params:
-        cfg=lambda w: params_json(w, "system", "protocol"),
+        cfg=step_params("replicas"),
         ckpt=lambda w: f"{R}/md/T{w.T}/c{w.c}/checkpoints/replicas",
     log:
         f"{R}/logs/replicas/T{{T}}_c{{c}}.log",
-    threads: config["parallel"]["omp_threads"] * config["parallel"]["mpi_ranks"] * config["parallel"].get("replica_groups", 1)
+    conda:
+        f"{ENVS}/md.yaml"
+    threads: MD_THREADS * config["parallel"].get("replica_groups", 1)
     resources:
-        # all MPI ranks of the job: replica_groups groups of mpi_ranks ranks each
-        mpi_ranks=config["parallel"]["mpi_ranks"] * config["parallel"].get("replica_groups", 1),
-        omp_threads=config["parallel"]["omp_threads"],
-        replica_groups=config["parallel"].get("replica_groups", 1),
         **md_resources("replicas"),
     retries: MD_RETRIES
     shell:
         "{resources.launcher} {GD} replicas --params {params.cfg:q} --T {wildcards.T} --c {wildcards.c}"
-        " --omp-threads {resources.omp_threads} --replica-groups {resources.replica_groups}"
-        " --input {input} --output {output} --checkpoint-dir {params.ckpt} > {log} 2>&1"
+        " --mpi-ranks {resources.mpi_ranks} --omp-threads {resources.omp_threads}"
+        " --replica-groups {resources.replica_groups} --segment-steps {resources.segment_steps}"
+        " --max-energy-drift {CHECKS[max_energy_drift]} --temperature-tolerance {CHECKS[temperature_tolerance]}"
+        " --input {input:q} --output {output:q} --checkpoint-dir {params.ckpt:q} > {log:q} 2>&1"

@@ -41,6 +41,7 @@ from typing import Iterable
 import yaml
 
 from glassdyn import config as gcfg
+from glassdyn.campaign import resources as cluster
 from glassdyn.campaign.workflow import snakefile as workflow_snakefile
 from glassdyn.md.checkpoint import thermo_steps
 from glassdyn.physics.protocol import sampling_plan
@@ -146,7 +147,6 @@ def _default_plan_keys() -> list[str]:
 # --------------------------------------------------------------------------- sizes
 def edges_per_particle(cfg: dict) -> float:
     """Directed graph edges per particle, ρ · 4/3 π r_e³ (40.2 for the paper; 40.6 measured on BOTAN files)."""
-    from glassdyn.campaign import resources as cluster
 
     return cluster.mean_neighbours(cfg, cfg["graph"]["cutoff"])
 
@@ -199,7 +199,6 @@ def campaign_plan(cfg: dict, benchmarks: Iterable[str | Path] = ()) -> tuple[lis
     asks the scheduler for (:mod:`glassdyn.cluster`, the same functions the
     rules' ``resources`` call), wall times use the same throughput.
     """
-    from glassdyn.campaign import resources as cluster
 
     fig = figures(cfg, benchmarks)
     n = cfg["system"]["n_particles"]

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 
 from glassdyn import config as cfgmod
+from glassdyn.campaign.status import overview_markdown
+from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
 from glassdyn.io.tables import CELL_COLUMNS, DYNAMICS_COLUMNS, EVAL_COLUMNS
 
@@ -103,7 +105,7 @@ def read_dynamics(paths) -> list[dict]:
 
 
 def _models(cfg: dict, evaluations: pd.DataFrame) -> list[str]:
-    enabled = list(cfg.get("models", {}).get("enabled", []))
+    enabled = list(cfg["models"]["enabled"])
     present = sorted(set(evaluations["model"])) if not evaluations.empty else []
     return [m for m in enabled if m in present] + [m for m in present if m not in enabled]
 
@@ -234,8 +236,14 @@ def summary_markdown(cells: pd.DataFrame, dynamics: list[dict]) -> str:
     return "\n".join(parts) + "\n"
 
 
+#: What the report reads: the temperatures (τα, sampling times), which models are enabled and which
+#: times they learn (the overview lists what is missing).
+READS = reads("temperatures", "models.enabled", "training.time_indices")
+
+
 def make_report(cfg: dict, evaluation_csvs, dynamics_csvs, output_dir) -> dict[str, Path]:
     """Rules ``report`` and ``temperature``: write cells.csv, the figures and summary.md."""
+    cfg = config_slice(cfg, READS)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     evaluations = read_evaluations(list(evaluation_csvs or []))
@@ -247,8 +255,6 @@ def make_report(cfg: dict, evaluation_csvs, dynamics_csvs, output_dir) -> dict[s
         "fs": plot_fs(dynamics, out / "fs.png"),
     }
     with storage.atomic_path(out / "summary.md") as tmp:
-        from glassdyn.campaign.status import overview_markdown
-
         title, _, body = summary_markdown(cells, dynamics).partition("\n")
         tmp.write_text(f"{title}\n\n{overview_markdown(cfg, cells, dynamics, paths['pearson'].name)}{body.lstrip()}")
     paths["summary"] = out / "summary.md"

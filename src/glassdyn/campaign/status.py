@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from glassdyn import config as gcfg
+from glassdyn.campaign import resources as cluster
 from glassdyn.io import storage
 
 log = logging.getLogger("glassdyn.status")
@@ -63,7 +64,6 @@ def _attrs(path: Path) -> dict:
 
 def md_progress(cfg: dict, results: Path, T: str, c: int) -> dict:
     """Progress of the MD of one configuration: stage done or fraction of steps run (from checkpoints)."""
-    from glassdyn.campaign import resources as cluster
 
     folder = results / "md" / f"T{T}" / _conf(c)
     out = {"equilibrated": (folder / "equilibrated.h5").exists(), "replicated": (folder / "replicas.h5").exists()}

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
+from glassdyn.io.provenance import provenance
 from glassdyn.physics.neighbors import neighbor_pairs, wrap
 from glassdyn.physics.observables import (
     bond_breaking,
@@ -29,6 +31,11 @@ log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- one configuration
+#: What the labels read: the graph cutoff, the bond and relative-motion radii, k of F_s, and σ_αβ (bonds).
+READS = reads("system.sigma", "graph.cutoff", "labels.bond_a_in", "labels.bond_a_out",
+              "labels.relative_motion_cutoff", "labels.k")
+
+
 def label_settings(cfg: dict) -> dict:
     """The numbers the labels depend on, from a (sliced) campaign configuration."""
     lab = cfg["labels"]
@@ -124,6 +131,7 @@ def labels_from_positions(types: np.ndarray, box: np.ndarray, positions0: np.nda
 
 def extract_labels(cfg: dict, replicas_path: str | Path, output: str | Path) -> Path:
     """Read ``replicas.h5``, compute :func:`labels_from_positions`, write ``labels.h5`` atomically."""
+    cfg = config_slice(cfg, READS)
     need = ["types", "box", "initial_positions", "times", "positions"]
     data, attrs = storage.read_h5(replicas_path, need)
     try:
@@ -143,6 +151,7 @@ def extract_labels(cfg: dict, replicas_path: str | Path, output: str | Path) -> 
         "sigma": st["sigma"],
         "n_replicas": int(data["positions"].shape[0]),
         "source": str(replicas_path),
+        "provenance": provenance(cfg, [replicas_path]),
     }
     log.info("%s: N=%d, R=%d, n_t=%d, E=%d", output, len(labels["types"]), out_attrs["n_replicas"],
              len(labels["times"]), labels["edge_index"].shape[1])

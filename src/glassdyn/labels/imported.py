@@ -20,10 +20,12 @@ import numpy as np
 
 from glassdyn import config as gcfg
 from glassdyn.config.derived import GLASSBENCH_KEYS
+from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
 from glassdyn.io.published import read_botan_npz, read_glassbench_npz
 from glassdyn.io.storage import StorageError
 from glassdyn.labels import extract as glabels
+from glassdyn.labels.extract import READS as LABEL_READS
 from glassdyn.physics.graphs import build_graph
 from glassdyn.physics.neighbors import wrap
 
@@ -117,8 +119,14 @@ def import_glassbench(cfg: dict, T: str | float, c: int, file: str | Path, outpu
     return storage.write_h5(output, out, attrs)
 
 
+#: What importing reads: what the labels read, the published files' layout (``source``), the particle
+#: number and density (box of files without one) and the sampling times of T (one published time each).
+READS = LABEL_READS + reads("system.n_particles", "system.density", "source", "temperatures[T].times")
+
+
 def import_labels(cfg: dict, T: str | float, c: int, inputs: list[str | Path], output: str | Path) -> Path:
     """Rule ``import_labels``: the labels of (T, c) from the published files of ``source.kind``."""
+    cfg = config_slice(cfg, READS, T=T)
     kind = gcfg.source_settings(cfg)["kind"]
     if kind == "botan":
         return import_botan(cfg, T, c, inputs, output)
