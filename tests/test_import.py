@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from glassdyn import config as gcfg
-from glassdyn.io import storage
+from glassdyn.io import published, storage
 from glassdyn.labels import imported as D
 from glassdyn.labels.extract import labels_from_positions
 from glassdyn.physics.graphs import build_graph
@@ -70,7 +70,7 @@ def test_botan_import_is_labels_from_positions(tmp_path):
     truth = write_botan(tmp_path / "botan")
     cfg = campaign("botan", tmp_path / "botan", time_files=TIME_FILES)
     for c in (0, 4):
-        files = D.source_files(cfg, "0.64", c)
+        files = published.source_files(cfg, "0.64", c)
         assert [f.name for f in files] == [f"isoconfig_N{N}T0.64_{FILE_NUMBERS[c]}_tc{k:02d}.npz" for k in TIME_FILES]
         assert files[0].parent.name == ("test" if c == 4 else "train")
         out = D.import_labels(cfg, "0.64", c, files, tmp_path / f"labels/T0.64/c{c:04d}.h5")
@@ -84,7 +84,7 @@ def test_botan_import_is_labels_from_positions(tmp_path):
         assert list(attrs["time_files"]) == TIME_FILES
     # a wrong time mapping reads other files: the labels change
     swapped = campaign("botan", tmp_path / "botan", time_files=TIME_FILES[::-1])
-    out = D.import_labels(swapped, "0.64", 0, D.source_files(swapped, "0.64", 0), tmp_path / "swapped.h5")
+    out = D.import_labels(swapped, "0.64", 0, published.source_files(swapped, "0.64", 0), tmp_path / "swapped.h5")
     assert not np.allclose(storage.read_h5(out, ["propensity"])[0]["propensity"],
                            storage.read_h5(tmp_path / "labels/T0.64/c0000.h5", ["propensity"])[0]["propensity"])
 
@@ -92,17 +92,17 @@ def test_botan_import_is_labels_from_positions(tmp_path):
 def test_botan_file_errors(tmp_path):
     write_botan(tmp_path / "botan")
     cfg = campaign("botan", tmp_path / "botan", time_files=TIME_FILES)
-    files = D.source_files(cfg, "0.64", 1)
+    files = published.source_files(cfg, "0.64", 1)
     # a time file of another configuration
-    other = D.source_files(cfg, "0.64", 2)[1]
+    other = published.source_files(cfg, "0.64", 2)[1]
     with pytest.raises(storage.StorageError, match="t = 0 structure differs"):
         D.import_labels(cfg, "0.64", 1, [files[0], other], tmp_path / "x.h5")
     # a file that is not there is named where it was looked for
     cfg_missing = campaign("botan", tmp_path / "botan", time_files=[3, 5])
-    missing = D.source_files(cfg_missing, "0.64", 0)[1]
+    missing = published.source_files(cfg_missing, "0.64", 0)[1]
     assert missing == tmp_path / "botan" / f"isoconfig_N{N}T0.64_1_tc05.npz" and not missing.exists()
     with pytest.raises(storage.StorageError, match="does not exist"):
-        D.import_labels(cfg_missing, "0.64", 0, D.source_files(cfg_missing, "0.64", 0), tmp_path / "x.h5")
+        D.import_labels(cfg_missing, "0.64", 0, published.source_files(cfg_missing, "0.64", 0), tmp_path / "x.h5")
     # another system size
     big = copy.deepcopy(cfg)
     big["system"]["n_particles"] = 256
@@ -136,7 +136,7 @@ def test_glassbench_refuses_edge_models(tmp_path):
 def test_glassbench_import_writes_node_labels_only(tmp_path):
     truth = write_glassbench(tmp_path / "gb")
     cfg = campaign("glassbench", tmp_path / "gb", time_files=[1, 3])
-    files = D.source_files(cfg, "0.64", 4)
+    files = published.source_files(cfg, "0.64", 4)
     assert files == [tmp_path / "gb" / "T0.64" / "test" / f"N{N}T0.64_401.npz"]
     out = D.import_labels(cfg, "0.64", 4, files, tmp_path / "c0004.h5")
     got, attrs = storage.read_h5(out)
@@ -163,7 +163,7 @@ def test_glassbench_time_index_beyond_file(tmp_path):
     write_glassbench(tmp_path / "gb", n_t_file=2)
     cfg = campaign("glassbench", tmp_path / "gb", time_files=[0, 5])
     with pytest.raises(storage.StorageError, match="has 2 times but the campaign needs time index 5"):
-        D.import_labels(cfg, "0.64", 0, D.source_files(cfg, "0.64", 0), tmp_path / "x.h5")
+        D.import_labels(cfg, "0.64", 0, published.source_files(cfg, "0.64", 0), tmp_path / "x.h5")
 
 
 # --------------------------------------------------------------------------- the workflow

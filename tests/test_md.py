@@ -31,6 +31,7 @@ from glassdyn.md.checkpoint import (
 from glassdyn.md.deck import write_input_deck, write_replica_deck
 from glassdyn.md.engine import Engine, pair_parameters, potential_commands, wrap_positions
 from glassdyn.md.equilibrate import equilibrate
+from glassdyn.md.parallel import Execution
 from glassdyn.md.replicas import MDCheckError, run_replicas
 from glassdyn.physics import potential
 from glassdyn.physics.protocol import (
@@ -46,6 +47,11 @@ from glassdyn.physics.thermodynamics import energy_drift, kinetic_temperature
 
 T = 0.64
 TIMES = [0.1, 0.165, 0.52, 1.5]
+
+
+def md_run(cfg: dict, keep: bool = False) -> Execution:
+    """How the tests run MD: the configuration's restart segments (short ones, so that checkpoints exist)."""
+    return Execution(segment_steps=segment_steps(cfg), keep_checkpoints=keep)
 
 
 def small_cfg(laptop_config, n=128, steps_per_segment=400, replicas=3, hold_tau_alpha=0.2, times=TIMES) -> dict:
@@ -287,7 +293,7 @@ def test_replicas_killed_and_resumed_are_bit_identical(cfg, reference, tmp_path)
 
 def test_corrupt_checkpoints_are_refused(cfg, reference, tmp_path):
     ck = tmp_path / "ck"
-    equilibrate(cfg, T, 3, tmp_path / "eq.h5", checkpoint_dir=ck, keep_checkpoints=True)
+    equilibrate(cfg, T, 3, tmp_path / "eq.h5", run=md_run(cfg, keep=True), checkpoint_dir=ck)
     state = ck / "state.h5"
     restart = next(ck.glob("step-*.restart"))
     last = checkpoint_step(state)
@@ -295,7 +301,7 @@ def test_corrupt_checkpoints_are_refused(cfg, reference, tmp_path):
     with h5py.File(state, "r+") as f:  # a step count that disagrees with the run
         f.attrs["step"] = last - 100
     with pytest.raises(CheckpointError, match=r"(?s)inconsistent.*Delete the folder") as e:
-        equilibrate(cfg, T, 3, tmp_path / "eq2.h5", checkpoint_dir=ck)
+        equilibrate(cfg, T, 3, tmp_path / "eq2.h5", run=md_run(cfg), checkpoint_dir=ck)
     assert str(state) in str(e.value) and not (tmp_path / "eq2.h5").exists()
     with h5py.File(state, "r+") as f:
         f.attrs["step"] = last
@@ -303,7 +309,7 @@ def test_corrupt_checkpoints_are_refused(cfg, reference, tmp_path):
     blob = restart.read_bytes()  # a truncated restart file
     restart.write_bytes(blob[: len(blob) // 2])
     with pytest.raises(CheckpointError, match="truncated or altered"):
-        equilibrate(cfg, T, 3, tmp_path / "eq2.h5", checkpoint_dir=ck)
+        equilibrate(cfg, T, 3, tmp_path / "eq2.h5", run=md_run(cfg), checkpoint_dir=ck)
     restart.write_bytes(blob)
 
     sidecar = state.read_bytes()  # a truncated sidecar
@@ -314,7 +320,7 @@ def test_corrupt_checkpoints_are_refused(cfg, reference, tmp_path):
     state.write_bytes(sidecar)
 
     # intact again: the saved state is used as is and gives the reference frame
-    equilibrate(cfg, T, 3, tmp_path / "eq2.h5", checkpoint_dir=ck)
+    equilibrate(cfg, T, 3, tmp_path / "eq2.h5", run=md_run(cfg), checkpoint_dir=ck)
     same_arrays(tmp_path / "eq2.h5", reference / "eq.h5")
 
 
@@ -344,7 +350,8 @@ def test_corrupt_equilibrated_input_is_named(cfg, tmp_path):
     bad = tmp_path / "equilibrated.h5"
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + os.urandom(300))
     with pytest.raises(StorageError, match="equilibrated.h5") as e:
-        run_replicas(cfg, T, 3, bad, tmp_path / "rep.h5", checkpoint_dir=tmp_path / "ck")
+        run_replicas(cfg, T, 3, bad, tmp_path / "rep.h5", checks=cfg["protocol"]["checks"], run=md_run(cfg),
+                     checkpoint_dir=tmp_path / "ck")
     assert str(bad) in str(e.value) and not (tmp_path / "rep.h5").exists()
     res = subprocess.run(cli(cfg, "replicas", "--c", "3", "--input", str(bad), "--output", str(tmp_path / "r.h5")),
                          capture_output=True, text=True)
@@ -356,14 +363,17 @@ def test_physics_checks_fail_without_output_then_reuse_finished_replicas(cfg, re
     strict["protocol"]["checks"]["max_energy_drift"] = 1e-12
     ck, out = tmp_path / "ck", tmp_path / "rep.h5"
     with pytest.raises(MDCheckError, match="energy drift too large"):
-        run_replicas(strict, T, 3, reference / "eq.h5", out, checkpoint_dir=ck)
+        run_replicas(strict, T, 3, reference / "eq.h5", out, checks=strict["protocol"]["checks"], run=md_run(strict),
+                     checkpoint_dir=ck)
     assert not out.exists() and len(list(ck.glob("r*.h5"))) == 3
     strict = copy.deepcopy(cfg)
     strict["protocol"]["checks"]["temperature_tolerance"] = 1e-6
     with pytest.raises(MDCheckError, match="mean kinetic temperature"):
-        run_replicas(strict, T, 3, reference / "eq.h5", out, checkpoint_dir=ck)
+        run_replicas(strict, T, 3, reference / "eq.h5", out, checks=strict["protocol"]["checks"], run=md_run(strict),
+                     checkpoint_dir=ck)
     t0 = time.time()
-    run_replicas(cfg, T, 3, reference / "eq.h5", out, checkpoint_dir=ck)  # finished replicas are reused
+    run_replicas(cfg, T, 3, reference / "eq.h5", out, checks=cfg["protocol"]["checks"], run=md_run(cfg),
+                 checkpoint_dir=ck)  # finished replicas are reused
     assert time.time() - t0 < 5
     same_arrays(out, reference / "rep.h5")
     d = np.array([[-5.0, -5.0001, -5.0002]])
@@ -431,7 +441,7 @@ def test_segmented_thermostat_run_follows_one_continuous_run(cfg, tmp_path):
     short = copy.deepcopy(cfg)
     short["protocol"].update(t_high=0.3, t_cool=0.25, hold_tau_alpha=0.01)
     short["protocol"]["segment_walltime"] = 100 * 128 / short["protocol"]["atom_steps_per_second"]
-    equilibrate(short, T, 5, tmp_path / "eq.h5", checkpoint_dir=tmp_path / "ck")
+    equilibrate(short, T, 5, tmp_path / "eq.h5", run=md_run(short), checkpoint_dir=tmp_path / "ck")
     deck = write_input_deck(short, T, 5, tmp_path / "deck")
     text = deck.read_text()
     assert "pair_style lj/smooth/linear 2.5" in text and "minimize 1e-06 1e-08 10000 100000" in text

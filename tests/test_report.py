@@ -18,6 +18,11 @@ TEMPS = {"0.44": (4120.0, [0.13, 130.0, 4120.0]), "0.64": (16.5, [0.1, 1.65, 16.
 CAMPAIGN = [{"T": float(T), "tau_alpha": tau, "times": times} for T, (tau, times) in TEMPS.items()]
 
 
+def campaign_config(temperatures=CAMPAIGN, models=("ntgnn", "botan")) -> dict:
+    """What the report reads (glassdyn.campaign.report.READS)."""
+    return {"temperatures": temperatures, "models": {"enabled": list(models)}, "training": {"time_indices": "all"}}
+
+
 def _evaluations(root, models=("ntgnn", "botan", "tglassmlp")):
     """eval/{model}/T{T}/t{k}.csv in the common layout; node-only models leave pearson_edges empty."""
     rng = np.random.default_rng(0)
@@ -58,7 +63,7 @@ def _dynamics(root):
 
 def test_cells_table_and_figures(tmp_path):
     evals, dyn = _evaluations(tmp_path), _dynamics(tmp_path)
-    cfg = {"temperatures": CAMPAIGN, "models": {"enabled": ["ntgnn", "botan"]}}
+    cfg = campaign_config()
     out = report.make_report(cfg, evals, dyn, tmp_path / "report")
     cells = pd.read_csv(out["cells"], dtype={"T": str})
     assert list(cells.columns) == report.CELL_COLUMNS
@@ -84,10 +89,10 @@ def test_one_temperature_subset_and_empty_inputs(tmp_path):
     """The `temperature` rule passes one T; a report with nothing yet still writes every file."""
     evals = [p for p in _evaluations(tmp_path, models=("botan",)) if "T0.64" in str(p)]
     dyn = [p for p in _dynamics(tmp_path) if "T0.64" in str(p)]
-    out = report.make_report({"temperatures": CAMPAIGN[1:]}, evals, dyn, tmp_path / "summary" / "T0.64")
+    out = report.make_report(campaign_config(CAMPAIGN[1:]), evals, dyn, tmp_path / "summary" / "T0.64")
     cells = pd.read_csv(out["cells"], dtype={"T": str})
     assert set(cells["T"]) == {"0.64"} and len(cells) == 3
-    empty = report.make_report({"temperatures": CAMPAIGN}, [], [], tmp_path / "empty")
+    empty = report.make_report(campaign_config(), [], [], tmp_path / "empty")
     assert pd.read_csv(empty["cells"]).empty
     assert empty["pearson"].read_bytes()[:8] == PNG and empty["fs"].read_bytes()[:8] == PNG
 
@@ -104,14 +109,14 @@ def test_bad_evaluation_file_is_named(tmp_path):
     bad.parent.mkdir(parents=True)
     bad.write_text("model,T,c\nbotan,0.44,400\n")
     with pytest.raises(storage.StorageError, match="t0.csv.*missing column"):
-        report.make_report({"temperatures": CAMPAIGN}, [bad], [], tmp_path / "r")
+        report.make_report(campaign_config(), [bad], [], tmp_path / "r")
     with pytest.raises(storage.StorageError, match="nothere.csv"):
-        report.make_report({"temperatures": CAMPAIGN}, [tmp_path / "nothere.csv"], [], tmp_path / "r")
+        report.make_report(campaign_config(), [tmp_path / "nothere.csv"], [], tmp_path / "r")
 
 
 def test_cli_report(tmp_path):
     evals, dyn = _evaluations(tmp_path, models=("ntgnn",)), _dynamics(tmp_path)
-    params = json.dumps({"temperatures": CAMPAIGN, "models": {"enabled": ["ntgnn"]}})
+    params = json.dumps(campaign_config(models=["ntgnn"]))
     rc = cli_main(["report", "--params", params, "--evaluations", *map(str, evals), "--dynamics", *map(str, dyn),
                    "--output-dir", str(tmp_path / "report")])
     assert rc == 0

@@ -101,7 +101,7 @@ def test_report_opens_with_the_overview(campaign, tmp_path):
     assert "- 3 of 4 cells not evaluated: ntgnn T0.64 t0, ntgnn T0.64 t1, botan T0.64 t0" in text
     assert text.index("## At a glance") < text.index("## Prediction accuracy")
     # the per-temperature rule passes only `temperatures`: no list of missing cells, no failure
-    only_T = report.make_report({"temperatures": cfg["temperatures"]}, [res / "eval/botan/T0.64/t1.csv"], [],
+    only_T = report.make_report(cfg, [res / "eval/botan/T0.64/t1.csv"], [],
                                 tmp_path / "T")
     body = only_T["summary"].read_text()
     assert "not known to this report" in body and "dynamics of T = 0.64" in body

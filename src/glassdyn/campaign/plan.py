@@ -42,7 +42,10 @@ import yaml
 
 from glassdyn import config as gcfg
 from glassdyn.campaign import resources as cluster
+from glassdyn.campaign import targets
 from glassdyn.campaign.workflow import snakefile as workflow_snakefile
+from glassdyn.config.families import FAMILIES, enabled
+from glassdyn.io import storage
 from glassdyn.md.checkpoint import thermo_steps
 from glassdyn.physics.protocol import sampling_plan
 
@@ -52,6 +55,7 @@ _EQUILIBRATED_BYTES_PER_PARTICLE = 3 * 8 + 3 * 8 + 1 + 3 * 4
 _NODE_LABELS = 4
 #: The system size the throughput figures refer to; costs scale ∝ N from it.
 _N_REF = 4096
+_GB_PER_MB = 1e-3
 
 
 @dataclasses.dataclass
@@ -182,144 +186,155 @@ def model_bytes(cfg: dict) -> float:
 
 
 # --------------------------------------------------------------------------- jobs and costs
-def _gnn_models(cfg: dict) -> list[str]:
-    return [m for m in cfg["models"]["enabled"] if m in ("ntgnn", "botan")]
-
-
 def _train_graph_epochs(cfg: dict, fig: dict, epochs: int) -> float:
     """Graph-epochs of one training run: fit graphs + validation graphs at the forward-only fraction."""
     fit, val = gcfg.split_train_validation(cfg)
     return epochs * (len(fit) + fig["validation_forward_fraction"] * len(val))
 
 
+def _add(f: Family, T: str, jobs: int, hours_per_job: float, wall_per_job: float) -> None:
+    f.jobs += jobs
+    f.hours += jobs * hours_per_job
+    f.by_temperature[T] = f.by_temperature.get(T, 0.0) + jobs * hours_per_job
+    f.max_job_hours = max(f.max_job_hours, wall_per_job)
+
+
 def campaign_plan(cfg: dict, benchmarks: Iterable[str | Path] = ()) -> tuple[list[Family], dict]:
     """Every job family of the campaign ``cfg`` with its count and costs; and the figures used.
 
-    Job counts follow the rules (workflow/rules/*.smk); memory is what each job
-    asks the scheduler for (:mod:`glassdyn.cluster`, the same functions the
-    rules' ``resources`` call), wall times use the same throughput.
+    Job counts come from the lists the rules wire (:mod:`glassdyn.campaign.targets`);
+    memory is what each job asks the scheduler for (:mod:`glassdyn.campaign.resources`,
+    the same functions the rules' ``resources`` call); wall times use the same throughput.
     """
-
     fig = figures(cfg, benchmarks)
-    n = cfg["system"]["n_particles"]
-    scale = n / _N_REF
-    temps = gcfg.temperature_keys(cfg)
-    n_conf = cfg["configurations"]["n"]
-    source = (cfg.get("source") or {}).get("kind", "md")
-    rate = fig["atom_steps_per_second"]
-    R = cfg["protocol"]["replicas"]
-    mb = 1e-3  # GB per MB
-    fams: list[Family] = []
-
-    def fam(name, **kw) -> Family:
-        f = Family(name, 0, **kw)
-        fams.append(f)
-        return f
-
-    def add(f: Family, T: str, jobs: int, hours_per_job: float, wall_per_job: float) -> None:
-        f.jobs += jobs
-        f.hours += jobs * hours_per_job
-        f.by_temperature[T] = f.by_temperature.get(T, 0.0) + jobs * hours_per_job
-        f.max_job_hours = max(f.max_job_hours, wall_per_job)
-
-    if source == "md":
-        omp = cfg["parallel"]["omp_threads"]
-        eq = fam("equilibrate", note=f"T_high hold, quench, {cfg['protocol']['hold_tau_alpha']:g} τα hold; "
-                                     f"{cluster.md_ranks(cfg, 'equilibrate') * omp} core(s)/job")
-        rep = fam("replicas", note=f"{R} NVE replicas to the last sampling time; "
-                                   f"{cluster.md_ranks(cfg, 'replicas') * omp} core(s)/job")
-        lab = fam("labels", note="S, E_ij, C_B, relative motion, D²min, F_s, MSD")
-        attempts = {"equilibrate": 0, "replicas": 0}
-        for T in temps:
-            n_t = len(gcfg.temperature(cfg, T)["times"])
-            for f, stage in ((eq, "equilibrate"), (rep, "replicas")):
-                core_h = n * cluster.md_steps(cfg, T, stage) / rate / 3600
-                wall_h = core_h / (cluster.md_ranks(cfg, stage) * omp)
-                add(f, T, n_conf, core_h, wall_h)
-                f.memory_gb = max(f.memory_gb, cluster.md_memory_mb(cfg, T, stage) * mb)
-                attempts[stage] = max(attempts[stage], cluster.md_attempts(cfg, T, stage))
-            h_lab = fig["labels_core_seconds_per_replica_time"] * R * n_t * scale / 3600
-            add(lab, T, n_conf, h_lab, h_lab)
-            lab.memory_gb = max(lab.memory_gb, cluster.labels_memory_mb(cfg, T) * mb)
-            eq.storage_gb += n_conf * n * _EQUILIBRATED_BYTES_PER_PARTICLE / 1e9
-            rep.storage_gb += n_conf * replicas_bytes(cfg, T) / 1e9
-            lab.storage_gb += n_conf * labels_bytes(cfg, T, R) / 1e9
-        for f, stage in ((eq, "equilibrate"), (rep, "replicas")):
-            if attempts[stage] > 1:
-                f.note += (f"; the longest runs take {attempts[stage]} submissions of "
-                           f"cluster.max_runtime = {cfg['cluster']['max_runtime']} min (restart segments)")
-    else:
-        imp = fam("import_labels", note=f"labels from published {source} files instead of MD")
-        for T in temps:
-            n_t = len(gcfg.temperature(cfg, T)["times"])
-            if source == "botan":
-                h = (fig["labels_core_seconds_per_replica_time"] * R * n_t
-                     + fig["import_core_seconds_per_file"] * n_t) * scale / 3600
-                size = labels_bytes(cfg, T, R)
-                mem = cluster.labels_memory_mb(cfg, T) * mb
-            else:
-                h = fig["import_core_seconds_per_file"] * scale / 3600
-                size = labels_bytes(cfg, T, None, edge_labels=False)
-                mem = cluster.memory_mb(cfg, cluster.PROCESS_BYTES + 2 * size) * mb
-            add(imp, T, n_conf, h, h)
-            imp.storage_gb += n_conf * size / 1e9
-            imp.memory_gb = max(imp.memory_gb, mem)
-        if source == "botan":
-            imp.note += f" (R = protocol.replicas = {R} replicas per file assumed)"
-
-    dyn = fam("dynamics", note="F_s, τα fit, MSD, χ4" + (", MD checks" if source == "md" else ""))
-    for T in temps:
-        h = fig["dynamics_core_seconds_per_configuration"] * n_conf / 3600
-        add(dyn, T, 1, h, h)
-    dyn.memory_gb = cluster.memory_mb(cfg, cluster.PROCESS_BYTES) * mb
-    dyn.storage_gb = len(temps) * 1e-3
-
-    gpu = cfg["training"]["device"] != "cpu"
-    res = "gpu" if gpu else "core"
-    per_graph = fig["train_gpu_seconds_per_graph_epoch" if gpu else "train_core_seconds_per_graph_epoch"] * scale
-    per_graph_cpu = fig["train_core_seconds_per_graph_epoch"] * scale
-    e_graph = edges_per_particle(cfg) * n
-    act_gb = (fig["train_activation_floats_per_edge_per_hidden"] * e_graph * cfg["network"]["hidden"]
-              * cfg["network"]["message_passing_steps"] * 4 / 1e9)
-    train_mem = cluster.training_memory_mb(cfg) * mb
-    ranks = cfg["training"]["ranks"]
-    n_test = len(gcfg.test_indices(cfg))
-    test_gb = n_test * sum(labels_bytes(cfg, T, R, source != "glassbench") for T in temps) / len(temps) / 1e9
-    pre = fam("pretrain", resource=res, note="BOTAN p = 0 on E_ij at one (T, t)")
-    tr = fam("train", resource=res, note=f"{ranks} DDP rank(s)/job")
-    ev = fam("evaluate", resource=res, note="forward passes over the test configurations")
-    cpu_h = 0.0
-    for m in _gnn_models(cfg):
-        mc = cfg["models"][m]
-        if mc.get("pretrain") and mc["pretrain"]["epochs"] > 0:
-            ge = _train_graph_epochs(cfg, fig, mc["pretrain"]["epochs"])
-            T = gcfg.temperature_key(mc["pretrain"]["T"])
-            add(pre, T, 1, per_graph * ge / 3600, per_graph * ge / 3600 / ranks)
-            cpu_h += per_graph_cpu * ge / 3600
-            pre.storage_gb += model_bytes(cfg) / 1e9
-            pre.memory_gb = train_mem
-            pre.gpu_memory_gb = max(pre.gpu_memory_gb, act_gb * mc["graphs_per_step"] if gpu else 0.0)
-        for T in temps:
-            k = len(gcfg.time_indices(cfg, T))
-            ge = _train_graph_epochs(cfg, fig, mc["epochs"])
-            add(tr, T, k, per_graph * ge / 3600, per_graph * ge / 3600 / ranks)
-            cpu_h += k * per_graph_cpu * ge / 3600
-            tr.storage_gb += k * model_bytes(cfg) / 1e9
-            tr.memory_gb = train_mem
-            tr.gpu_memory_gb = max(tr.gpu_memory_gb, act_gb * mc["graphs_per_step"] if gpu else 0.0)
-            he = n_test * fig["validation_forward_fraction"] * per_graph / 3600
-            add(ev, T, k, he, he)
-            ev.storage_gb += k * n_test * 200 / 1e9
-            ev.memory_gb = cluster.memory_mb(cfg, cluster.TORCH_PROCESS_BYTES + test_gb * 1e9) * mb
-            ev.gpu_memory_gb = act_gb / 3 if gpu else 0.0
-    if gpu and tr.jobs:
-        tr.note += f"; on CPU cores instead: pretrain + train ≈ {_h(cpu_h)} core-h"
-    rep_ = fam("report", note="tables and figures")
-    add(rep_, temps[0], 1, fig["report_core_seconds"] / 3600, fig["report_core_seconds"] / 3600)
-    rep_.by_temperature = {}
-    rep_.memory_gb = cluster.memory_mb(cfg, cluster.PROCESS_BYTES) * mb
-    rep_.storage_gb = 0.01
+    fams = _md_families(cfg, fig) if targets.source_kind(cfg) == "md" else [_import_family(cfg, fig)]
+    fams += [_dynamics_family(cfg, fig), *_gnn_families(cfg, fig), _report_family(cfg, fig)]
     return [f for f in fams if f.jobs > 0], fig
+
+
+def _md_families(cfg: dict, fig: dict) -> list[Family]:
+    """equilibrate, replicas and labels: one job per (T, configuration)."""
+    n, R, omp = cfg["system"]["n_particles"], cfg["protocol"]["replicas"], cfg["parallel"]["omp_threads"]
+    eq = Family("equilibrate", 0, note=f"T_high hold, quench, {cfg['protocol']['hold_tau_alpha']:g} τα hold; "
+                                       f"{cluster.md_ranks(cfg, 'equilibrate') * omp} core(s)/job")
+    rep = Family("replicas", 0, note=f"{R} NVE replicas to the last sampling time; "
+                                     f"{cluster.md_ranks(cfg, 'replicas') * omp} core(s)/job")
+    lab = Family("labels", 0, note="S, E_ij, C_B, relative motion, D²min, F_s, MSD")
+    attempts = {"equilibrate": 0, "replicas": 0}
+    for T in gcfg.temperature_keys(cfg):
+        jobs = len(targets.replicas_of(cfg, T))
+        for f, stage in ((eq, "equilibrate"), (rep, "replicas")):
+            core_h = n * cluster.md_steps(cfg, T, stage) / fig["atom_steps_per_second"] / 3600
+            _add(f, T, jobs, core_h, core_h / (cluster.md_ranks(cfg, stage) * omp))
+            f.memory_gb = max(f.memory_gb, cluster.md_memory_mb(cfg, T, stage) * _GB_PER_MB)
+            attempts[stage] = max(attempts[stage], cluster.md_attempts(cfg, T, stage))
+        h_lab = fig["labels_core_seconds_per_replica_time"] * R * len(gcfg.temperature(cfg, T)["times"]) \
+            * n / _N_REF / 3600
+        _add(lab, T, jobs, h_lab, h_lab)
+        lab.memory_gb = max(lab.memory_gb, cluster.labels_memory_mb(cfg, T) * _GB_PER_MB)
+        eq.storage_gb += jobs * n * _EQUILIBRATED_BYTES_PER_PARTICLE / 1e9
+        rep.storage_gb += jobs * replicas_bytes(cfg, T) / 1e9
+        lab.storage_gb += jobs * labels_bytes(cfg, T, R) / 1e9
+    for f, stage in ((eq, "equilibrate"), (rep, "replicas")):
+        if attempts[stage] > 1:
+            f.note += (f"; the longest runs take {attempts[stage]} submissions of "
+                       f"cluster.max_runtime = {cfg['cluster']['max_runtime']} min (restart segments)")
+    return [eq, rep, lab]
+
+
+def _import_family(cfg: dict, fig: dict) -> Family:
+    """import_labels: one job per (T, configuration) from the published files."""
+    source, R, scale = targets.source_kind(cfg), cfg["protocol"]["replicas"], cfg["system"]["n_particles"] / _N_REF
+    imp = Family("import_labels", 0, note=f"labels from published {source} files instead of MD")
+    for T in gcfg.temperature_keys(cfg):
+        n_t = len(gcfg.temperature(cfg, T)["times"])
+        if source == "botan":
+            h = (fig["labels_core_seconds_per_replica_time"] * R * n_t
+                 + fig["import_core_seconds_per_file"] * n_t) * scale / 3600
+            size, mem = labels_bytes(cfg, T, R), cluster.labels_memory_mb(cfg, T) * _GB_PER_MB
+        else:
+            h = fig["import_core_seconds_per_file"] * scale / 3600
+            size = labels_bytes(cfg, T, None, edge_labels=False)
+            mem = cluster.memory_mb(cfg, cluster.PROCESS_BYTES + 2 * size) * _GB_PER_MB
+        jobs = len(targets.all_labels(cfg, T))
+        _add(imp, T, jobs, h, h)
+        imp.storage_gb += jobs * size / 1e9
+        imp.memory_gb = max(imp.memory_gb, mem)
+    if source == "botan":
+        imp.note += f" (R = protocol.replicas = {R} replicas per file assumed)"
+    return imp
+
+
+def _dynamics_family(cfg: dict, fig: dict) -> Family:
+    md = targets.source_kind(cfg) == "md"
+    dyn = Family("dynamics", 0, note="F_s, τα fit, MSD, χ4" + (", MD checks" if md else ""))
+    for T in gcfg.temperature_keys(cfg):
+        h = fig["dynamics_core_seconds_per_configuration"] * cfg["configurations"]["n"] / 3600
+        _add(dyn, T, len(targets.dynamics_of(cfg, T)), h, h)
+    dyn.memory_gb = cluster.memory_mb(cfg, cluster.PROCESS_BYTES) * _GB_PER_MB
+    dyn.storage_gb = len(cfg["temperatures"]) * 1e-3
+    return dyn
+
+
+def _training_figures(cfg: dict, fig: dict) -> dict:
+    """Per-graph-epoch seconds (GPU or CPU), activation memory per graph and the training job's request."""
+    gpu = cfg["training"]["device"] != "cpu"
+    scale = cfg["system"]["n_particles"] / _N_REF
+    e_graph = edges_per_particle(cfg) * cfg["system"]["n_particles"]
+    return {"gpu": gpu, "resource": "gpu" if gpu else "core",
+            "per_graph": fig["train_gpu_seconds_per_graph_epoch" if gpu else "train_core_seconds_per_graph_epoch"]
+            * scale, "per_graph_cpu": fig["train_core_seconds_per_graph_epoch"] * scale,
+            "act_gb": (fig["train_activation_floats_per_edge_per_hidden"] * e_graph * cfg["network"]["hidden"]
+                       * cfg["network"]["message_passing_steps"] * 4 / 1e9),
+            "memory_gb": cluster.training_memory_mb(cfg) * _GB_PER_MB, "ranks": cfg["training"]["ranks"]}
+
+
+def _gnn_families(cfg: dict, fig: dict) -> list[Family]:
+    """pretrain, train and evaluate of the per-cell graph networks (cells from :func:`targets.gnn_cells`)."""
+    tf = _training_figures(cfg, fig)
+    pre = Family("pretrain", 0, resource=tf["resource"], note="BOTAN p = 0 on E_ij at one (T, t)")
+    tr = Family("train", 0, resource=tf["resource"], note=f"{tf['ranks']} DDP rank(s)/job")
+    ev = Family("evaluate", 0, resource=tf["resource"], note="forward passes over the test configurations")
+    n_test, cpu_h = len(gcfg.test_indices(cfg)), 0.0
+    for m in enabled(cfg, "gnn"):
+        mc = cfg["models"][m]
+        if targets.pretraining(cfg, m):
+            ge = _train_graph_epochs(cfg, fig, mc["pretrain"]["epochs"])
+            cpu_h += _train_job(pre, gcfg.temperature_key(mc["pretrain"]["T"]), 1, ge, tf, cfg, mc)
+    for T in gcfg.temperature_keys(cfg):
+        for m, _, _ in targets.gnn_cells(cfg, T):
+            mc = cfg["models"][m]
+            cpu_h += _train_job(tr, T, 1, _train_graph_epochs(cfg, fig, mc["epochs"]), tf, cfg, mc)
+            he = n_test * fig["validation_forward_fraction"] * tf["per_graph"] / 3600
+            _add(ev, T, 1, he, he)
+            ev.storage_gb += n_test * 200 / 1e9
+            ev.gpu_memory_gb = tf["act_gb"] / 3 if tf["gpu"] else 0.0
+    test_gb = n_test * max((labels_bytes(cfg, T, cfg["protocol"]["replicas"], targets.source_kind(cfg) != "glassbench")
+                            for T in gcfg.temperature_keys(cfg)), default=0.0) / 1e9
+    ev.memory_gb = cluster.memory_mb(cfg, cluster.TORCH_PROCESS_BYTES + test_gb * 1e9) * _GB_PER_MB
+    if tf["gpu"] and tr.jobs:
+        tr.note += f"; on CPU cores instead: pretrain + train ≈ {_h(cpu_h)} core-h"
+    return [pre, tr, ev]
+
+
+def _train_job(f: Family, T: str, jobs: int, graph_epochs: float, tf: dict, cfg: dict, mc: dict) -> float:
+    """Add ``jobs`` training jobs of ``graph_epochs`` to ``f``; return their CPU core-hours."""
+    h = tf["per_graph"] * graph_epochs / 3600
+    _add(f, T, jobs, h, h / tf["ranks"])
+    f.storage_gb += jobs * model_bytes(cfg) / 1e9
+    f.memory_gb = tf["memory_gb"]
+    f.gpu_memory_gb = max(f.gpu_memory_gb, tf["act_gb"] * mc["graphs_per_step"] if tf["gpu"] else 0.0)
+    return jobs * tf["per_graph_cpu"] * graph_epochs / 3600
+
+
+def _report_family(cfg: dict, fig: dict) -> Family:
+    rep = Family("report", 0, note="tables and figures")
+    h = fig["report_core_seconds"] / 3600
+    _add(rep, gcfg.temperature_keys(cfg)[0], 1, h, h)
+    rep.by_temperature = {}
+    rep.memory_gb = cluster.memory_mb(cfg, cluster.PROCESS_BYTES) * _GB_PER_MB
+    rep.storage_gb = 0.01
+    return rep
 
 
 # --------------------------------------------------------------------------- the real DAG
@@ -496,11 +511,9 @@ def plan_dict(families: list[Family], fig: dict) -> dict:
 
 
 def plan_cli(args, cfg: dict) -> None:
-    from glassdyn.io import storage
-
     fams, fig = campaign_plan(cfg, args.benchmark)
     problems: list[str] = []
-    unpriced_models = [m for m in cfg["models"]["enabled"] if m not in ("ntgnn", "botan")]
+    unpriced_models = [m for m in cfg["models"]["enabled"] if FAMILIES[m].kind != "gnn"]
     if args.check_dag or unpriced_models:  # their job families are counted from the DAG itself
         problems = compare_with_dag(fams, dag_job_counts(cfg=cfg))
     warnings = attach_profile(fams, profile_resources(args.profile)) if args.profile else []

@@ -26,11 +26,13 @@ def step_config(args, declared: Reads, **wildcards) -> dict:
 
 
 def full_config(args) -> dict:
-    """The whole configuration behind a command: ``--config`` files, or the defaults (for ``--params`` calls).
+    """The whole configuration behind a command: ``--config`` files, or ``--params`` over the defaults.
 
     Used only for execution settings a rule passes as options (threads, ranks,
-    segment length, device) when a person leaves them out.
+    segment length, device, check limits) when a caller leaves them out.
     """
+    if getattr(args, "params", None):
+        return gcfg.deep_merge(gcfg.load(), json.loads(args.params))
     return gcfg.load(*(getattr(args, "config", None) or []))
 
 
