@@ -1,10 +1,16 @@
 """One real end-to-end run of the campaign at a tiny scale: LAMMPS -> labels -> NT-GNN/BOTAN -> report.
 
+The workflow runs from a checkout whose path holds a space, into a results
+folder whose name holds one (every path in every shell command is quoted).
 Then the DAG caching: deleting one configuration's replica file redoes that
-configuration alone (and what depends on it), nothing upstream.
+configuration alone (and what depends on it), nothing upstream; and a
+training checkpoint made from other labels is discarded, never resumed.
 """
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +19,12 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
+from glassdyn import config as gcfg
+from glassdyn.campaign import steps, targets
+from glassdyn.gnn import train as gnn_train
 from glassdyn.io import storage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 TINY = {
-    "results": "results",
+    "results": "my results",
     "system": {"n_particles": 120},
     "protocol": {"t_high": 1.0, "t_cool": 1.0, "hold_tau_alpha": 1.0, "replicas": 3, "thermo_every": 100,
                  "checks": {"max_energy_drift": 1.0e-3, "temperature_tolerance": 0.5}},
@@ -38,16 +48,25 @@ TINY = {
 }
 
 
-def snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "envs", "profiles")
+
+
+def snakemake(work: Path, *args: str, config: str = "tiny.yaml") -> subprocess.CompletedProcess:
     # targets first: --configfile takes the words up to the next option
-    cmd = [sys.executable, "-m", "snakemake", *args, "--cores", "2", "-s", str(ROOT / "Snakefile"),
-           "--configfile", str(ROOT / "config.yaml"), "tiny.yaml"]
+    snakefile = work.parent / "my checkout" / "Snakefile"
+    cmd = [sys.executable, "-m", "snakemake", *args, "--cores", "2", "-s", str(snakefile), "--configfile", config]
     return subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("campaign")
+    """The tiny campaign, run by the workflow of a checkout at '<tmp>/my checkout' in '<tmp>/campaign dir'."""
+    root = tmp_path_factory.mktemp("spaces")
+    for name in WORKFLOW_FILES:
+        src, dst = ROOT / name, root / "my checkout" / name
+        shutil.copytree(src, dst) if src.is_dir() else (dst.parent.mkdir(exist_ok=True), shutil.copy(src, dst))
+    work = root / "campaign dir"
+    work.mkdir()
     (work / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     res = snakemake(work)
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-6000:]
@@ -55,7 +74,7 @@ def campaign(tmp_path_factory) -> Path:
 
 
 def test_campaign_reaches_its_report(campaign):
-    res = campaign / "results"
+    res = campaign / "my results"
     cells = pd.read_csv(res / "report" / "cells.csv")
     assert set(cells["model"]) >= {"ntgnn", "botan"}
     assert len(cells[cells["model"].isin(["ntgnn", "botan"])]) == 2 * 2  # 2 models x 2 sampling times
@@ -67,7 +86,7 @@ def test_campaign_reaches_its_report(campaign):
 
 
 def test_md_and_label_files_are_complete_and_physical(campaign):
-    res = campaign / "results"
+    res = campaign / "my results"
     rep, attrs = storage.read_h5(res / "md" / "T1.00" / "c0000" / "replicas.h5")
     assert rep["positions"].shape == (3, 2, 120, 3)
     assert list(rep["steps"]) == [100, 1000]
@@ -80,7 +99,7 @@ def test_md_and_label_files_are_complete_and_physical(campaign):
 
 
 def test_deleting_one_replica_file_redoes_that_configuration_alone(campaign):
-    (campaign / "results" / "md" / "T1.00" / "c0001" / "replicas.h5").unlink()
+    (campaign / "my results" / "md" / "T1.00" / "c0001" / "replicas.h5").unlink()
     res = snakemake(campaign, "-n", "--quiet", "rules")
     assert res.returncode == 0, res.stderr
     counts = {}
@@ -97,3 +116,35 @@ def test_snakemake_html_report(campaign):
     res = snakemake(campaign, "--report", "report.html")
     assert res.returncode == 0, res.stderr[-3000:]
     assert (campaign / "report.html").stat().st_size > 10_000
+
+
+def test_checkpoint_of_old_labels_is_discarded_and_the_cell_retrained_fresh(campaign, monkeypatch):
+    """A training stopped after its last epoch on the old labels leaves checkpoint.pt; the labels change
+    (protocol.replicas 3 -> 2); Snakemake reruns the cell, which must start afresh and equal a from-scratch run."""
+    cell = "my results/train/ntgnn/T1.00/t1"
+    monkeypatch.chdir(campaign)
+    cfg = gcfg.load(campaign / "tiny.yaml")
+    labels = targets.train_labels(cfg, "1.00")
+    params = json.loads(steps.params(cfg, "train", {"model": "ntgnn", "T": "1.00", "k": "1"}))
+    monkeypatch.setattr(gnn_train, "_finish", lambda *a: None)  # "killed" right after the last checkpoint
+    gnn_train.train_cell(params, "ntgnn", "1.00", 1, labels, cell, device="cpu")
+    assert (campaign / cell / "checkpoint.pt").exists()
+
+    changed = dict(TINY, protocol=dict(TINY["protocol"], replicas=2))
+    (campaign / "changed.yaml").write_text(yaml.safe_dump(changed))
+    res = snakemake(campaign, "my results/eval/ntgnn/T1.00/t1.csv", config="changed.yaml")
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    log = (campaign / "my results/logs/train/ntgnn_T1.00_t1.log").read_text()
+    assert "made from other inputs" in log and "inputs." in log and "resuming" not in log, log
+    assert not (campaign / cell / "checkpoint.pt").exists()
+
+    cfg2 = gcfg.load(campaign / "changed.yaml")
+    fresh = campaign / "fresh"
+    cmd = [sys.executable, "-m", "glassdyn", "train", "--params",
+           steps.params(cfg2, "train", {"model": "ntgnn", "T": "1.00", "k": "1"}), "--model", "ntgnn", "--T", "1.00",
+           "--time-index", "1", "--labels", *labels, "--device", "auto", "--output-dir", str(fresh)]
+    subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="2"))
+    a = torch.load(campaign / cell / "model.pt", weights_only=True)["state_dict"]
+    b = torch.load(fresh / "model.pt", weights_only=True)["state_dict"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

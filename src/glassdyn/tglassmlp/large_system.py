@@ -9,7 +9,7 @@ import numpy as np
 from glassdyn import config as gcfg
 from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
-from glassdyn.md import inherent
+from glassdyn.md import inherent, runtime
 from glassdyn.md.engine import create_system
 from glassdyn.physics import descriptors as desc
 
@@ -32,7 +32,6 @@ def decorrelate(cfg: dict, positions: np.ndarray, types: np.ndarray, box: np.nda
     """Positions (N, 3) after Nosé–Hoover NVT MD at T for ``duration`` (τ) from fresh Maxwell–Boltzmann
     velocities (``velocity create``, zero momentum), with the campaign's potential, time step and
     ``protocol.thermostat_damping``."""
-    from glassdyn.md import runtime
 
     x = np.mod(np.asarray(positions, dtype=np.float64), box)
     n = len(x)
