@@ -32,7 +32,7 @@ def test_message_aggregation_at_the_target_with_pyg():
     got = scatter(torch.from_numpy(edge_vectors).double(), torch.from_numpy(edge_index[1]), dim=0,
                   dim_size=len(x0), reduce="sum").numpy()
     want = np.zeros((len(x0), 3))
-    for i, j, v, _ in ref.pairs(x0, box, 2.0):
+    for i, _j, v, _ in ref.pairs(x0, box, 2.0):
         want[i] += v
     np.testing.assert_allclose(got, want, atol=1e-5)
 

@@ -51,8 +51,8 @@ def brute_force_energy(x, types, box, table):
             rc = table.cutoff[ta, tb]
             if r < rc:
                 eps, sig = table.epsilon[ta, tb], table.sigma[ta, tb]
-                phi = lambda s: 4 * eps * ((sig / s) ** 12 - (sig / s) ** 6)  # noqa: E731
-                dphi = lambda s: 24 * eps / s * ((sig / s) ** 6 - 2 * (sig / s) ** 12)  # noqa: E731
+                phi = lambda s, eps=eps, sig=sig: 4 * eps * ((sig / s) ** 12 - (sig / s) ** 6)  # noqa: E731
+                dphi = lambda s, eps=eps, sig=sig: 24 * eps / s * ((sig / s) ** 6 - 2 * (sig / s) ** 12)  # noqa: E731
                 u += phi(r) - phi(rc) - (r - rc) * dphi(rc)
     return u
 

@@ -351,8 +351,8 @@ def dag_job_counts(config_files: Iterable[str | Path] = (), cfg: dict | None = N
             p = Path(tmp) / "config.yaml"
             p.write_text(yaml.safe_dump(cfg))
             files = [str(p)]
-        cmd = [sys.executable, "-m", "snakemake", "-s", str(workflow_snakefile()), "-n", "--forceall", "--nolock", "--quiet", "rules",
-               "--workflow-profile", "none"]
+        cmd = [sys.executable, "-m", "snakemake", "-s", str(workflow_snakefile()), "-n", "--forceall", "--nolock",
+               "--quiet", "rules", "--workflow-profile", "none"]
         if files:
             cmd += ["--configfile", *files]
         res = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
@@ -443,7 +443,8 @@ def attach_profile(families: list[Family], resources: dict[str, dict]) -> list[s
                 warnings.append(f"{f.name}: the longest job needs {f.max_job_hours:.0f} h but runtime={runtime} min; "
                                 "it resumes from its restart segments when resubmitted")
             elif runtime is not None and f.max_job_hours * 60 > float(runtime):
-                warnings.append(f"{f.name}: the longest job needs {f.max_job_hours * 60:.0f} min but runtime={runtime} min")
+                warnings.append(f"{f.name}: the longest job needs {f.max_job_hours * 60:.0f} min but "
+                                f"runtime={runtime} min")
         except ValueError:
             pass
     return warnings
@@ -462,8 +463,8 @@ def _h(x: float | None) -> str:
 
 def format_plan(families: list[Family], fig: dict, cfg: dict, problems=(), warnings=()) -> str:
     """The plan as a Markdown table with totals, a per-temperature breakdown, and the figures used."""
-    lines = ["| job family | jobs | resource | per job (h) | longest job wall (h) | total (h) | memory request/job (GB) | "
-             "GPU mem (GB) | storage (GB) | notes |",
+    lines = ["| job family | jobs | resource | per job (h) | longest job wall (h) | total (h) "
+             "| memory request/job (GB) | GPU mem (GB) | storage (GB) | notes |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for f in families:
         res = {"core": "core-h", "gpu": "GPU-h"}[f.resource]
@@ -472,8 +473,8 @@ def format_plan(families: list[Family], fig: dict, cfg: dict, problems=(), warni
         if f.hours is None:
             lines.append(f"| {f.name} | {f.jobs:,} | ? | ? | ? | ? | ? | ? | ? | {note} |")
             continue
-        lines.append(f"| {f.name} | {f.jobs:,} | {res} | {_h(f.per_job_hours)} | {_h(f.max_job_hours)} | {_h(f.hours)} | "
-                     f"{f.memory_gb:.2f} | {f.gpu_memory_gb:.1f} | {f.storage_gb:,.2f} | {note} |")
+        lines.append(f"| {f.name} | {f.jobs:,} | {res} | {_h(f.per_job_hours)} | {_h(f.max_job_hours)} "
+                     f"| {_h(f.hours)} | {f.memory_gb:.2f} | {f.gpu_memory_gb:.1f} | {f.storage_gb:,.2f} | {note} |")
     core = sum(f.hours or 0 for f in families if f.resource == "core")
     gpu = sum(f.hours or 0 for f in families if f.resource == "gpu")
     store = sum(f.storage_gb for f in families)

@@ -124,8 +124,9 @@ def _check_source(cfg: dict) -> None:
         edge_models = [m for m in cfg["models"]["enabled"]
                        if m in GNN_FAMILIES and cfg["models"].get(m, {}).get("p", 1.0) < 1.0]
         if edge_models:
-            raise ConfigError("models.enabled", f"{edge_models} learn pair-distance changes, which GlassBench files "
-                                                "do not provide; use node models only (ntgnn, p = 1) or source.kind botan")
+            raise ConfigError("models.enabled", f"{edge_models} learn pair-distance changes, which GlassBench "
+                                                "files do not provide; use node models only (ntgnn, p = 1) or "
+                                                "source.kind botan")
 
 
 def _check_ogn(cfg: dict) -> None:

@@ -73,5 +73,6 @@ def read_model_file(path: str | Path, families: Iterable[str]) -> dict:
         raise StorageError(path, f"this is {describe(obj, path)}; a {' or '.join(want)} model is needed here "
                                  f"({where})")
     if "state_dict" not in obj:
-        raise StorageError(path, "a model file without weights (missing key 'state_dict'); rerun the rule that makes it")
+        raise StorageError(path, "a model file without weights (missing key 'state_dict'); "
+                                 "rerun the rule that makes it")
     return obj

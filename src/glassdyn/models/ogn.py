@@ -180,7 +180,8 @@ class OGN(nn.Module):
         self.edge_stats = OnlineStandardizer(EDGE_IN)
         self.target_stats = OnlineStandardizer(TARGET)
 
-    def observe(self, velocities: torch.Tensor, edge_vectors: torch.Tensor, targets: torch.Tensor | None = None) -> None:
+    def observe(self, velocities: torch.Tensor, edge_vectors: torch.Tensor,
+                targets: torch.Tensor | None = None) -> None:
         """Merge one training sample into the online statistics (before it is fed to the model)."""
         self.velocity_stats.update(velocities)
         self.edge_stats.update(-edge_vectors)

@@ -215,7 +215,8 @@ def plot_rollout(frame, output_png: str | Path, meta: dict, dt: float, errors: d
         ax.set_xlabel("MD steps")
         ax.set_title(title)
     axes[0, 0].legend(fontsize=8)
-    title = f"{meta['variant']} on {meta['source']}: rollout vs MD (mean of {frame.trajectory.nunique()} test trajectories)"
+    title = (f"{meta['variant']} on {meta['source']}: rollout vs MD "
+             f"(mean of {frame.trajectory.nunique()} test trajectories)")
     if errors:
         title += f"; MD at k·Δt stopped in {len(errors)} run(s)"
     fig.suptitle(title)

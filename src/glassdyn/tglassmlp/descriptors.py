@@ -1,4 +1,7 @@
-"""Rule ``tglassmlp_descriptors``: the structural descriptors of one inherent structure (kernel: :mod:`glassdyn.physics.descriptors`)."""
+"""Rule ``tglassmlp_descriptors``: the structural descriptors of one inherent structure.
+
+The kernel is :mod:`glassdyn.physics.descriptors`.
+"""
 from __future__ import annotations
 
 import numpy as np

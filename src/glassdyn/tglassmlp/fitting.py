@@ -1,4 +1,5 @@
-"""Fitting one tGlassMLP network: losses (MSE, then the GlassMLP loss), the Adam schedule, self-consistent prediction, member files."""
+"""Fitting one tGlassMLP network: losses (MSE, then the GlassMLP loss), the Adam schedule, self-consistent
+prediction, member files."""
 from __future__ import annotations
 
 import time
