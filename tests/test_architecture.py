@@ -10,7 +10,11 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -135,3 +139,20 @@ def test_conda_environments_pin_what_pyproject_pins():
     rules_text = "".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk"))
     n_rules = len(re.findall(r"^\s*rule \w+:", rules_text, re.M))
     assert rules_text.count("conda:") == n_rules, "every rule names its conda environment"
+
+
+def test_an_installed_package_validates_a_configuration_anywhere(tmp_path):
+    """`pip install .` (not editable): the schemas and defaults travel as package data."""
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
+                    str(target), str(ROOT)], check=True, capture_output=True, timeout=600)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(target))
+    code = "import glassdyn, sys; print(glassdyn.__file__)"
+    where = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert where.stdout.startswith(str(target)), where.stdout + where.stderr
+    res = subprocess.run([sys.executable, "-m", "glassdyn", "validate-config", str(ROOT / "config" / "laptop.yaml")],
+                         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["system"]["n_particles"] == 500
