@@ -67,10 +67,10 @@ def prepare(cfg: dict, T: float, workdir: Path) -> Path:
 
 def worker(a) -> None:
     """One timed run_replicas (possibly under mpiexec); rank 0 writes the timing JSON."""
-    from glassdyn.md import runtime
+    from glassdyn.md import native
 
     cfg = json.loads(Path(a.cfg_file).read_text())
-    runtime.preload_mpi()
+    native.preload_mpi()
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
@@ -88,7 +88,7 @@ def worker(a) -> None:
 
 
 def run_mode(name: str, cfg: dict, T: float, eq: Path, workdir: Path) -> dict:
-    from glassdyn.md import runtime
+    from glassdyn.md import native
 
     ranks, par = MODES[name]
     c = copy.deepcopy(cfg)
@@ -100,7 +100,7 @@ def run_mode(name: str, cfg: dict, T: float, eq: Path, workdir: Path) -> dict:
     cmd = [sys.executable, __file__, "--worker", "--cfg-file", str(d / "cfg.json"), "--T", str(T),
            "--equilibrated", str(eq), "--out", str(d / "replicas.h5")]
     if ranks:
-        cmd = [runtime.mpiexec(), "-n", str(ranks)] + cmd
+        cmd = [native.mpiexec(), "-n", str(ranks)] + cmd
     env = dict(os.environ, OMP_NUM_THREADS=str(par["omp_threads"]))
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if res.returncode:

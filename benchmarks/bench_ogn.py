@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from glassdyn import config as gcfg
-from glassdyn.md import runtime
+from glassdyn.md import native
 from glassdyn.md.engine import Engine, potential_commands
 from glassdyn.models import ogn as ognmod
 from glassdyn.models.device import resolve_device
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
 
     types0, box0, x0, v0 = base_state(cfg)
     rows = []
-    lmp = runtime.lammps()
+    lmp = native.lammps()
     version = lmp.version()
     lmp.close()
     print(f"# LAMMPS {version} vs OGN; {a.steps} MD steps of dt = {dt} "

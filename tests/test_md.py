@@ -19,7 +19,7 @@ from scipy import stats
 
 from glassdyn.io import storage
 from glassdyn.io.storage import StorageError
-from glassdyn.md import runtime
+from glassdyn.md import native
 from glassdyn.md.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -73,7 +73,7 @@ def params(cfg) -> str:
 
 def cli(cfg, *args, mpi: int = 0) -> list[str]:
     cmd = [sys.executable, "-m", "glassdyn", args[0], "--params", params(cfg), "--T", str(T), *args[1:]]
-    return ([runtime.mpiexec(), "-n", str(mpi)] + cmd) if mpi else cmd
+    return ([native.mpiexec(), "-n", str(mpi)] + cmd) if mpi else cmd
 
 
 def same_arrays(a: Path, b: Path) -> None:
@@ -419,7 +419,7 @@ def test_mpi_modes(cfg, reference, tmp_path):
 # ----------------------------------------------------------------------------- plain LAMMPS decks
 def test_replica_deck_reproduces_the_workflow_replica(cfg, reference, tmp_path):
     deck = write_replica_deck(cfg, T, 3, 1, reference / "eq.h5", tmp_path)
-    lmp = runtime.lammps()
+    lmp = native.lammps()
     cwd = os.getcwd()
     try:
         os.chdir(tmp_path)
@@ -446,7 +446,7 @@ def test_segmented_thermostat_run_follows_one_continuous_run(cfg, tmp_path):
     text = deck.read_text()
     assert "pair_style lj/smooth/linear 2.5" in text and "minimize 1e-06 1e-08 10000 100000" in text
     assert "unfix thermostat_high\nfix thermostat_cool all nvt temp 5.0 0.64 0.1\nrun 250 start 300 stop 550" in text
-    lmp = runtime.lammps()
+    lmp = native.lammps()
     cwd = os.getcwd()
     try:
         os.chdir(tmp_path / "deck")

@@ -96,11 +96,11 @@ def test_data_file_with_an_offset_box_is_the_same_periodic_configuration(tmp_pat
 
 def test_files_written_by_lammps_read_back_identically(tmp_path):
     """LAMMPS' own write_data and write_dump (x and scaled xs) give the structure LAMMPS read from ASE's file."""
-    from glassdyn.md import runtime
+    from glassdyn.md import native
 
     s = random_structure(n=40, box=(6.0, 6.5, 7.0))
     ours = sh.ase_write(tmp_path / "ase.data", s, "lammps-data")
-    lmp = runtime.lammps()
+    lmp = native.lammps()
     try:
         dump = "modify sort id format float %.15g"
         for cmd in ("units lj", "atom_style atomic", f"read_data {ours}", "mass * 1.0",

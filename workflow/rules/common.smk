@@ -8,7 +8,7 @@ import sys
 from glassdyn import config as gcfg
 from glassdyn.campaign import launchers, resources, steps, targets
 from glassdyn.campaign.failures import failure_summary
-from glassdyn.md import runtime
+from glassdyn.md import native
 from glassdyn.md.checkpoint import segment_steps
 
 # Validate once, before any job is scheduled: a bad value stops the run here with its key named.
@@ -57,7 +57,7 @@ def md_resources(stage):
         segment_steps=segment_steps(config),
         runtime=lambda w: resources.md_runtime(config, w.T, stage),
         mem_mb=lambda w: resources.md_memory_mb(config, w.T, stage),
-        launcher=lambda w: launchers.mpi_launcher(ranks, omp, on_slurm(), runtime.mpiexec()),
+        launcher=lambda w: launchers.mpi_launcher(ranks, omp, on_slurm(), native.mpiexec()),
     )
     if ranks > 1:
         res["mpi"] = "srun"  # the plugin then runs the shell in the allocation; it calls srun itself
@@ -92,4 +92,4 @@ wildcard_constraints:
     T=r"\d+(\.\d+)?",
     c=r"\d{4}",
     k=r"\d+",
-    model=r"ntgnn|botan",
+    model="|".join(targets.gnn_models(config)),

@@ -6,7 +6,7 @@ import json
 from glassdyn import config as gcfg
 from glassdyn.campaign import plan, status
 from glassdyn.gnn import predict
-from glassdyn.md import runtime
+from glassdyn.md import native
 
 
 def cmd_validate_config(a):
@@ -14,7 +14,7 @@ def cmd_validate_config(a):
 
 
 def cmd_check_install(a):
-    print(json.dumps(runtime.check_install(), indent=2))
+    print(json.dumps(native.check_install(), indent=2))
 
 
 def cmd_plan(a):

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from glassdyn.config import temperature_key
-from glassdyn.gnn.trained import load_trained, predict_structure
+from glassdyn.gnn.trained import gnn_families, load_trained, predict_structure
 from glassdyn.io import structures
 from glassdyn.io.storage import StorageError
 from glassdyn.io.structures import Structure
@@ -51,7 +51,7 @@ log = logging.getLogger("glassdyn.predict")
 #: lengths not in σ_AA.
 MIN_DISTANCE = 0.5
 #: The graph networks ``predict`` applies (``glassdyn.models.REGISTRY``).
-PREDICTORS = ("botan", "ntgnn")
+PREDICTORS = tuple(gnn_families())
 _OTHER_MODELS = {
     "ogn": "an OGN simulator model (a learned integrator that rolls trajectories out in the ogn rules), "
            "not a per-particle predictor",

