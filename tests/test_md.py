@@ -324,6 +324,25 @@ def test_corrupt_checkpoints_are_refused(cfg, reference, tmp_path):
     same_arrays(tmp_path / "eq2.h5", reference / "eq.h5")
 
 
+def test_checkpoint_of_other_inputs_is_discarded_not_resumed(cfg, reference, tmp_path, caplog):
+    """Restart segments left by a run with another T_high (or equilibrated frame) are never resumed."""
+    other = copy.deepcopy(cfg)
+    other["protocol"]["T_high"] = 4.0
+    ck = tmp_path / "ck"
+    equilibrate(other, T, 3, tmp_path / "other.h5", run=md_run(other, keep=True), checkpoint_dir=ck)
+    with caplog.at_level("WARNING"):
+        equilibrate(cfg, T, 3, tmp_path / "eq.h5", run=md_run(cfg), checkpoint_dir=ck)
+    assert "belongs to other inputs" in caplog.text or "other inputs" in caplog.text
+    same_arrays(tmp_path / "eq.h5", reference / "eq.h5")  # as if the stale segments had never existed
+    # replicas: finished replica files of another equilibrated frame are not kept
+    rk = tmp_path / "rk"
+    run_replicas(cfg, T, 3, tmp_path / "other.h5", tmp_path / "rep_other.h5", checks=cfg["protocol"]["checks"],
+                 run=md_run(cfg, keep=True), checkpoint_dir=rk)
+    run_replicas(cfg, T, 3, reference / "eq.h5", tmp_path / "rep.h5", checks=cfg["protocol"]["checks"],
+                 run=md_run(cfg), checkpoint_dir=rk)
+    same_arrays(tmp_path / "rep.h5", reference / "rep.h5")
+
+
 def test_restart_at_wrong_step_is_refused(cfg, tmp_path):
     eng = Engine(cfg)
     try:

@@ -298,6 +298,30 @@ def test_training_writes_outputs_and_resumes_bit_identically(ogn_cfg, data, tmp_
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_checkpoint_of_other_settings_is_discarded(ogn_cfg, data, tmp_path, monkeypatch, caplog):
+    """A checkpoint.pt made with another learning rate is not resumed: all 8 steps run again."""
+    real_step, calls = torch.optim.Adam.step, {"n": 0}
+
+    def crashing_step(self, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise _Crash("killed")
+        return real_step(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", crashing_step)
+    with pytest.raises(_Crash):
+        train_ogn(ogn_cfg, "fast_ogn", "liquid", data["train"], tmp_path / "c", checkpoint_every=4)
+    assert (tmp_path / "c" / "checkpoint.pt").exists()
+    other = copy.deepcopy(ogn_cfg)
+    other["ogn"]["training"]["lr"] *= 2
+    calls["n"] = -100
+    with caplog.at_level("WARNING"):
+        done = train_ogn(other, "fast_ogn", "liquid", data["train"], tmp_path / "c", checkpoint_every=4)
+    assert calls["n"] == -100 + 8  # every step again, none resumed
+    assert "made from other inputs" in caplog.text and "config.ogn.training.lr" in caplog.text
+    assert done["steps"] == 8 and not (tmp_path / "c" / "checkpoint.pt").exists()
+
+
 def test_rollout_against_md_and_summary(ogn_cfg, data, tmp_path):
     train_ogn(ogn_cfg, "fast_ogn", "liquid", data["train"], tmp_path / "m")
     frame = evaluate_rollout(ogn_cfg, tmp_path / "m" / "model.pt", data["test"], tmp_path / "r.csv",
