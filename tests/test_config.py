@@ -1,9 +1,21 @@
-"""The schema and cross-field rules reject bad values and name the key."""
+"""The schema and cross-field rules reject bad values and name the key; `validate-config` says so in one line."""
 from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
 
 import pytest
 
+from glassdyn import cli
 from glassdyn import config as gcfg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
 
 
 def test_paper_and_laptop_configs_are_valid(paper_config, laptop_config):
@@ -70,3 +82,41 @@ def test_temperature_keys_and_splits(laptop_config):
 
 def test_sampling_steps_round_to_nearest():
     assert gcfg.sampling_steps([0.13, 1.30, 0.0015], 0.001) == [130, 1300, 2]
+
+
+# --------------------------------------------------------------------------- `glassdyn validate-config`
+def _validate(caplog, *files) -> tuple[int, list[str]]:
+    """Exit status and the error lines of `glassdyn validate-config FILES`."""
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        rc = cli.main(["validate-config", *map(str, files)])
+    return rc, [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("text, line", [
+    ("protcol: {replicas: 4}\n", "config key 'protcol': unknown key (did you mean 'protocol'?)"),
+    ("protocol: {replicsa: 4}\n", "config key 'protocol.replicsa': unknown key (did you mean 'replicas'?)"),
+    ("models:\n  botan:\n    pretrain: {epohcs: 3}\n",
+     "config key 'models.botan.pretrain.epohcs': unknown key (did you mean 'epochs'?)"),
+])
+def test_misspelled_keys_are_refused_with_the_nearest_valid_one(tmp_path, caplog, text, line):
+    rc, errors = _validate(caplog, write_text(tmp_path / "typo.yaml", text))
+    assert (rc, errors) == (2, [line])
+
+
+def test_an_override_alone_validates_from_any_directory(tmp_path, monkeypatch, capsys):
+    """Overrides are merged over the packaged defaults (config.yaml), wherever the command runs."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["validate-config", str(ROOT / "config" / "laptop.yaml")]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert merged["system"]["n_particles"] == 500  # from laptop.yaml
+    assert merged["parallel"] == gcfg.load()["parallel"]  # from the defaults
+
+
+def test_malformed_yaml_is_one_line_naming_file_line_and_column(tmp_path, caplog):
+    bad = write_text(tmp_path / "bad.yaml", "protocol:\n  replicas: [4\n")
+    rc, errors = _validate(caplog, bad)
+    assert (rc, errors) == (2, [f"{bad}:3:1: not valid YAML (expected ',' or ']', but got '<stream end>')"])
+    tab = write_text(tmp_path / "tab.yaml", "protocol:\n\treplicas: 4\n")
+    rc, errors = _validate(caplog, tab)
+    assert rc == 2 and len(errors) == 1 and errors[0].startswith(f"{tab}:2:1: not valid YAML (found character '\\t'")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -15,8 +16,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
+from glassdyn import cli as glassdyn_cli
 from glassdyn.io import storage
 from glassdyn.io.storage import StorageError
 from glassdyn.md import native
@@ -45,6 +48,7 @@ from glassdyn.physics.protocol import (
 )
 from glassdyn.physics.thermodynamics import energy_drift, kinetic_temperature
 
+ROOT = Path(__file__).resolve().parents[1]
 T = 0.64
 TIMES = [0.1, 0.165, 0.52, 1.5]
 
@@ -452,6 +456,40 @@ def test_replica_deck_reproduces_the_workflow_replica(cfg, reference, tmp_path):
         assert np.array_equal(rows[:, 0], np.arange(1, 129))
         assert np.array_equal(rows[:, 1] - 1, r["types"])
         assert np.abs(rows[:, 2:5] - r["positions"][1, k]).max() < 1e-8
+
+
+def _deck_errors(caplog, args: list[str]) -> tuple[int, list[str]]:
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        rc = glassdyn_cli.main(["md-deck", *args])
+    return rc, [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_md_deck_refuses_to_label_a_deck_as_what_it_is_not(cfg, reference, tmp_path, caplog):
+    """Configuration index < n, replica < R, a campaign temperature, and an input frame whose recorded
+    (T, c) are the deck's: otherwise exit 2 with one line naming the value, and nothing written."""
+    override = {"system": {"n_particles": 128}, "protocol": {k: cfg["protocol"][k] for k in (
+        "t_high", "t_cool", "hold_tau_alpha", "thermo_every", "replicas")},
+                "temperatures": cfg["temperatures"] + [{"T": 1.0, "tau_alpha": 1.0, "times": [0.1, 0.5]}]}
+    conf = tmp_path / "deck.yaml"
+    conf.write_text(yaml.safe_dump(override))
+    eq, out = str(reference / "eq.h5"), tmp_path / "out"
+    common = ["--config", str(ROOT / "config" / "laptop.yaml"), "--config", str(conf), "--output-dir", str(out)]
+    cases = {
+        ("--T", "0.64", "--c", "6"): "configuration index 6 is outside this campaign's 0..5 (configurations.n = 6)",
+        ("--T", "0.64", "--c", "3", "--replica", "3", "--input", eq):
+            "replica 3 is outside this campaign's 0..2 (protocol.replicas = 3)",
+        ("--T", "0.5", "--c", "3"): "config key 'temperatures': no temperature 0.5 in this campaign",
+        ("--T", "1.0", "--c", "3", "--input", eq): f"{eq}: is the frame of T = 0.64, c = 3, not of T = 1.00, c = 3: "
+                                                   "pass the matching equilibrated.h5 (results/md/T<T>/c<cccc>/)",
+        ("--T", "0.64", "--c", "2", "--input", eq): f"{eq}: is the frame of T = 0.64, c = 3, not of T = 0.64, c = 2: "
+                                                    "pass the matching equilibrated.h5 (results/md/T<T>/c<cccc>/)",
+    }
+    for args, line in cases.items():
+        assert _deck_errors(caplog, [*args, *common]) == (2, [line]), args
+        assert not out.exists(), args
+    assert _deck_errors(caplog, ["--T", "0.64", "--c", "3", "--replica", "2", "--input", eq, *common]) == (0, [])
+    assert sorted(p.name for p in out.iterdir()) == ["in.replica", "replica.data"]
 
 
 def test_segmented_thermostat_run_follows_one_continuous_run(cfg, tmp_path):

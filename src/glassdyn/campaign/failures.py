@@ -1,4 +1,10 @@
-"""What failed in a Snakemake run, why, and where its logs are (the ``onerror`` summary)."""
+"""What failed in a Snakemake run, why, and where its logs are (the ``onerror`` summary).
+
+A stale lock left by a hard-killed run never reaches this summary: Snakemake
+raises its LockException while locking the working directory, before any job
+and before ``onstart``/``onerror``, and its own message already names
+``--unlock`` (README, "Interrupted runs"; tests/test_workflow_dag.py).
+"""
 from __future__ import annotations
 
 import re

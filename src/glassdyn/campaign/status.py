@@ -1,16 +1,18 @@
-"""Where a campaign stands: what exists under ``results/`` against what the configuration asks for.
+"""Where a campaign stands: what the files under ``results/`` record, against what the configuration asks for.
 
-:func:`campaign_status` looks at files only (every output is written
-atomically, so a file that exists is complete) and at the restart segments of
-running MD jobs, and reads the small progress files of training
-(``loss.csv``, ``metrics.json``) and the evaluation CSVs:
+Every output is identified by what it records (:mod:`glassdyn.campaign.inventory`):
+a trained cell by the T, time index and time of its ``model.pt`` (or of its
+``checkpoint.pt`` while it trains), an evaluation by its CSV's columns, MD
+and labels files by their ``T`` and ``c`` attributes. An unreadable or
+truncated file is listed as a problem and never counted as done; a cell is
+"evaluated" only when its model file and its evaluation both read and name
+the same cell. Families: the graph networks (NT-GNN, BOTAN, with
+pretraining), tGlassMLP (ensemble members and per-(T, t) evaluations) and
+OGN (trainings, rollouts, summary).
 
-- per temperature: configurations equilibrated, replicated (with the
-  progress of running MD from its checkpoints) and labelled;
-- per (model, T, time index) cell: pending, training (epochs done, last
-  validation figures), trained (validation metrics) or evaluated (mean test
-  Pearson on nodes and edges);
-- per temperature: the dynamics summary (τα, MD checks) when it exists.
+With a configuration, what it still expects (:mod:`glassdyn.campaign.targets`)
+is listed as pending and files it does not expect are marked; without one,
+:func:`campaign_status` reports only what the files say.
 
 :func:`overview_markdown` is the one-page opening of the campaign report
 (``report/summary.md``): the Pearson-vs-time figure, the physics checks and
@@ -27,7 +29,9 @@ import numpy as np
 import pandas as pd
 
 from glassdyn import config as gcfg
+from glassdyn.campaign import inventory, targets
 from glassdyn.campaign import resources as cluster
+from glassdyn.config.families import enabled
 from glassdyn.io import storage
 
 log = logging.getLogger("glassdyn.status")
@@ -36,16 +40,12 @@ log = logging.getLogger("glassdyn.status")
 ANCHORS_T044 = "BOTAN ≈ 0.95 at t = 0.13; at t = τα = 4120: BOTAN 0.75, GlassMLP 0.76, Bapst GNN ≈ 0.64"
 
 
-def _conf(c: int) -> str:
-    return f"c{int(c):04d}"
-
-
 def _gnn_models(cfg: dict) -> list[str]:
     return [m for m in cfg["models"]["enabled"] if m in ("ntgnn", "botan")]
 
 
 def expected_cells(cfg: dict) -> list[tuple[str, str, int]] | None:
-    """(model, T, k) of every training cell the campaign makes (as workflow/rules/common.smk).
+    """(model, T, k) of every graph-network training cell the campaign makes (the report's list of missing cells).
 
     None when ``cfg`` is a slice without ``models`` (the per-temperature report rule).
     """
@@ -55,210 +55,225 @@ def expected_cells(cfg: dict) -> list[tuple[str, str, int]] | None:
     return [(m, T, k) for T in gcfg.temperature_keys(cfg) for m in _gnn_models(cfg) for k in gcfg.time_indices(cfg, T)]
 
 
-def _attrs(path: Path) -> dict:
-    try:
-        return storage.read_h5(path, [])[1]
-    except (OSError, KeyError):
-        return {}
+# =========================================================================== what the configuration expects
+def _time(cfg: dict, T: str, k: int) -> float:
+    return float(gcfg.temperature(cfg, T)["times"][k])
 
 
-def md_progress(cfg: dict, results: Path, T: str, c: int) -> dict:
-    """Progress of the MD of one configuration: stage done or fraction of steps run (from checkpoints)."""
-
-    folder = results / "md" / f"T{T}" / _conf(c)
-    out = {"equilibrated": (folder / "equilibrated.h5").exists(), "replicated": (folder / "replicas.h5").exists()}
-    ck = folder / "checkpoints"
-    if not out["equilibrated"] and (ck / "equilibrate" / "state.h5").exists():
-        step = _attrs(ck / "equilibrate" / "state.h5").get("step", 0)
-        out["equilibrate_fraction"] = float(step) / max(1, cluster.md_steps(cfg, T, "equilibrate"))
-    if out["equilibrated"] and not out["replicated"] and (ck / "replicas").exists():
-        total = cluster.md_steps(cfg, T, "replicas")
-        per = total / cfg["protocol"]["replicas"]
-        done = len(list((ck / "replicas").glob("r*.h5"))) * per
-        for st in (ck / "replicas").glob("r*/state.h5"):
-            done += float(_attrs(st).get("step", 0))
-        out["replicas_fraction"] = done / max(1, total)
+def _expected_gnn(cfg: dict) -> list[dict]:
+    """Graph-network cells (and pretrainings) the configuration makes, as pending rows."""
+    out = [{"model": m, "stage": "train", "T": T, "time_index": k, "time": _time(cfg, T, k),
+            "path": f"train/{m}/T{T}/t{k}"}
+           for T in gcfg.temperature_keys(cfg) for m, _, k in targets.gnn_cells(cfg, T)]
+    for m in enabled(cfg, "gnn"):
+        pre = targets.pretraining(cfg, m)
+        if pre:
+            T, k = gcfg.temperature_key(pre["T"]), int(pre["time_index"])
+            out.append({"model": m, "stage": "pretrain", "T": T, "time_index": k, "time": _time(cfg, T, k),
+                        "path": f"train/{m}/pretrain"})
     return out
 
 
-def _read_eval(path: Path) -> dict:
-    try:
-        df = pd.read_csv(path)
-        nodes = pd.to_numeric(df.get("pearson_nodes"), errors="coerce")
-        edges = pd.to_numeric(df.get("pearson_edges"), errors="coerce")
-        return {"pearson_nodes": float(nodes.mean()), "pearson_edges": float(edges.mean()) if edges.notna().any()
-                else float("nan"), "n_test": int(len(df))}
-    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        return {"error": f"{path}: unreadable ({exc})"}
+def _expected_tglassmlp(cfg: dict) -> tuple[list[dict], list[dict]]:
+    if not enabled(cfg, "tglassmlp"):
+        return [], []
+    members = [{"variant": v, "member": m, "path": f"train/tglassmlp/{v}/m{m}"}
+               for v in targets.tglassmlp_variants(cfg) for m in range(int(cfg["tglassmlp"]["ensemble"]))]
+    cells = [{"model": "tglassmlp", "stage": "train", "T": T, "time_index": k, "time": _time(cfg, T, k),
+              "path": f"eval/tglassmlp/T{T}/t{k}.csv"} for T in gcfg.temperature_keys(cfg)
+             for k in gcfg.time_indices(cfg, T)]
+    return members, cells
 
 
-def _pearson_items(d: dict) -> dict:
-    """Entries of a metrics dict whose name mentions 'pearson' (numbers only, nested one level)."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update({f"{k}.{kk}": vv for kk, vv in _pearson_items(v).items()})
-        elif "pearson" in str(k).lower() and isinstance(v, (int, float)):
-            out[str(k)] = float(v)
-    return out
+def _expected_ogn(cfg: dict) -> list[dict]:
+    if not enabled(cfg, "ogn"):
+        return []
+    return [{"variant": v, "source": s, "path": f"ogn/train/{v}/{s}"} for v, s in targets.ogn_runs(cfg)]
 
 
-def training_progress(folder: Path) -> dict:
-    """What a training folder shows: epochs logged in loss.csv, its last row, metrics.json's Pearson values."""
-    out: dict = {}
-    loss = folder / "loss.csv"
-    if loss.exists():
-        try:
-            df = pd.read_csv(loss)
-            out["epochs_done"] = int(len(df))
-            if len(df):
-                last = df.iloc[-1].to_dict()
-                out["last"] = {k: float(v) for k, v in last.items() if isinstance(v, (int, float, np.number))}
-        except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
-            out["loss_unreadable"] = True
-    metrics = folder / "metrics.json"
-    if metrics.exists():
-        try:
-            out["metrics"] = _pearson_items(json.loads(metrics.read_text()))
-        except (OSError, ValueError):
-            out["metrics_unreadable"] = True
-    ck = folder / "checkpoint.pt"
-    out["checkpoint"] = ck.exists()
-    if ck.exists() and "epochs_done" not in out:
-        out.update(_checkpoint_progress(ck))
-    return out
+def _cell_key(row: dict) -> tuple:
+    return row["model"], row["stage"], row["T"], row["time_index"]
 
 
-def _checkpoint_progress(path: Path) -> dict:
-    """Epochs done and the last validation figures of a running training, from its resume file.
+def reconcile(found: list[dict], expected: list[dict] | None, key=_cell_key) -> list[dict]:
+    """Found rows marked as configured or not; expected rows no file records appended as ``pending``.
 
-    loss.csv and metrics.json are written when training ends; until then the
-    per-epoch history lives in checkpoint.pt (glassdyn.training).
+    A cell matches when its key agrees and (for cells) its recorded sampling time is the configured one.
     """
-    import torch
+    if expected is None:
+        return found
+    wanted = {key(e): e for e in expected}
+    matched = set()
+    for row in found:
+        e = wanted.get(key(row))
+        if e is None:
+            note = "not in the configuration"
+        elif "time" in e and row.get("time") is not None and not inventory.same_time(row["time"], e["time"]):
+            note = f"the configuration's t at this index is {e['time']:g}"
+        else:
+            matched.add(key(row))
+            row.setdefault("note", "")
+            continue
+        row["note"] = "; ".join(n for n in (row.get("note"), note) if n)
+    return found + [{**e, "state": "pending", "problems": [], "note": ""} for k, e in wanted.items()
+                    if k not in matched]
 
-    try:
-        # the campaign's own resume file (history holds numpy scalars, so not weights_only)
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a checkpoint being rewritten or truncated: report, do not fail
-        return {"checkpoint_unreadable": str(exc)[:200]}
-    history = ck.get("history") or []
-    out = {"epochs_done": int(ck.get("epoch", len(history)))}
-    if history:
-        out["last"] = {k: float(v) for k, v in history[-1].items() if isinstance(v, (int, float, np.number))}
-    best = ck.get("best") or {}
-    out["metrics"] = {k: float(v) for k, v in best.items() if "pearson" in k and isinstance(v, (int, float, np.number))}
-    total = (ck.get("settings") or {}).get("epochs")
-    if total:
-        out["epochs_total"] = int(total)
+
+# =========================================================================== per temperature
+def _physics(results: Path) -> dict[str, dict]:
+    """Per recorded T: τα and the MD checks of dynamics.json (or the reason it cannot be read)."""
+    out = {}
+    for path in sorted(results.glob("physics/T*/dynamics.json")):
+        T = path.parent.name[1:]
+        try:
+            d = json.loads(path.read_text())
+            T = gcfg.temperature_key(float(d.get("T", T)))
+            mc = d.get("md_checks") or {}
+            out[T] = {"tau_alpha_config": d.get("tau_alpha_config"), "tau_alpha_1e": d.get("tau_alpha_1e"),
+                      "tau_alpha_fit": d.get("tau_alpha_fit"),
+                      "md_checks": None if not mc.get("available") else bool(
+                          (mc.get("energy_drift") or {}).get("ok") is not False
+                          and (mc.get("temperature0") or {}).get("ok") is not False)}
+        except (OSError, ValueError) as exc:
+            out[T] = {"error": f"{path}: unreadable ({exc})"}
     return out
 
 
-def cell_status(cfg: dict, results: Path, model: str, T: str, k: int) -> dict:
-    """State of one cell: evaluated / trained / training / pending, with its Pearson figures."""
-    folder = results / "train" / model / f"T{T}" / f"t{k}"
-    ev = results / "eval" / model / f"T{T}" / f"t{k}.csv"
-    row = {"model": model, "T": T, "time_index": k, "time": float(gcfg.temperature(cfg, T)["times"][k])}
-    row.update(training_progress(folder) if folder.exists() else {})
-    if ev.exists():
-        row.update(state="evaluated", **_read_eval(ev))
-    elif (folder / "model.pt").exists():
-        row["state"] = "trained"
-    elif folder.exists() and ("epochs_done" in row or row.get("checkpoint")):
-        row["state"] = "training" + (f" ({row['epochs_done']}/{row['epochs_total']} epochs)"
-                                     if "epochs_total" in row else "")
-    else:
-        row["state"] = "pending"
-    return row
+def _running_fraction(cfg: dict | None, job: dict) -> float | None:
+    """Fraction of an MD job's steps done (its configuration gives the total), None without one."""
+    if cfg is None or job["T"] not in gcfg.temperature_keys(cfg):
+        return None
+    total = cluster.md_steps(cfg, job["T"], job["stage"])
+    done = job["steps"]
+    if job["stage"] == "replicas":
+        done += job["replicas_done"] * total / int(cfg["protocol"]["replicas"])
+    return round(float(done) / max(1, total), 3)
 
 
-def campaign_status(cfg: dict, results: str | Path | None = None) -> dict:
-    """Everything :mod:`glassdyn.status` reports, as a dict (JSON-able)."""
-    results = Path(results or cfg["results"])
-    source = (cfg.get("source") or {}).get("kind", "md")
-    n = cfg["configurations"]["n"]
-    temps = []
-    for T in gcfg.temperature_keys(cfg):
-        row = {"T": T, "configurations": n, "source": source,
-               "labelled": sum((results / "labels" / f"T{T}" / f"{_conf(c)}.h5").exists() for c in range(n))}
-        if source == "md":
-            prog = [md_progress(cfg, results, T, c) for c in range(n)]
-            row["equilibrated"] = sum(p["equilibrated"] for p in prog)
-            row["replicated"] = sum(p["replicated"] for p in prog)
-            row["equilibrating"] = [round(p["equilibrate_fraction"], 3) for p in prog if "equilibrate_fraction" in p]
-            row["replicating"] = [round(p["replicas_fraction"], 3) for p in prog if "replicas_fraction" in p]
-        dyn = results / "physics" / f"T{T}" / "dynamics.json"
-        if dyn.exists():
-            try:
-                d = json.loads(dyn.read_text())
-                mc = d.get("md_checks") or {}
-                row["physics"] = {
-                    "tau_alpha_config": d.get("tau_alpha_config"), "tau_alpha_1e": d.get("tau_alpha_1e"),
-                    "tau_alpha_fit": d.get("tau_alpha_fit"),
-                    "md_checks": None if not mc.get("available") else bool(
-                        (mc.get("energy_drift") or {}).get("ok") is not False
-                        and (mc.get("temperature0") or {}).get("ok") is not False)}
-            except (OSError, ValueError):
-                row["physics"] = {"error": f"{dyn}: unreadable"}
-        temps.append(row)
-    cells = [cell_status(cfg, results, *cell) for cell in expected_cells(cfg)]
-    pre = []
-    for m in _gnn_models(cfg):
-        p = cfg["models"][m].get("pretrain")
-        if p and p["epochs"] > 0:
-            folder = results / "train" / m / "pretrain"
-            st = training_progress(folder) if folder.exists() else {}
-            st["state"] = "trained" if (folder / "model.pt").exists() else ("training" if st else "pending")
-            pre.append({"model": m, **st})
+def temperature_rows(cfg: dict | None, results: Path) -> tuple[list[dict], list[str]]:
+    """Per temperature (the configured ones, and any the files record): configurations done at each stage."""
+    found, problems = inventory.data_files(results)
+    physics = _physics(results)
+    temps = gcfg.temperature_keys(cfg) if cfg else []
+    temps += sorted((set(found) | set(physics)) - set(temps), key=float)
+    running = inventory.md_running(results)
+    rows = []
+    for T in temps:
+        have = found.get(T, {"equilibrated": set(), "replicated": set(), "labelled": set()})
+        n = cfg["configurations"]["n"] if cfg and T in gcfg.temperature_keys(cfg) else len(set().union(*have.values()))
+        row = {"T": T, "configurations": n, "configured": bool(cfg) and T in gcfg.temperature_keys(cfg),
+               **{k: len(v) for k, v in have.items()}}
+        for stage, name in (("equilibrate", "equilibrating"), ("replicas", "replicating")):
+            jobs = [j for j in running if j["T"] == T and j["stage"] == stage]
+            row[name] = [{"c": j["c"], "steps": j["steps"], "fraction": _running_fraction(cfg, j)} for j in jobs]
+        if T in physics:
+            row["physics"] = physics[T]
+            problems += [physics[T]["error"]] if "error" in physics[T] else []
+        rows.append(row)
+    return rows, problems
+
+
+# =========================================================================== the whole campaign
+def campaign_status(cfg: dict | None, results: str | Path | None = None) -> dict:
+    """Everything ``glassdyn status`` reports, as a JSON-able dict (``cfg`` None: only what the files say)."""
+    results = Path(results or (cfg or {}).get("results") or "results")
+    source = targets.source_kind(cfg) if cfg else ("md" if (results / "md").is_dir() else "imported")
+    temps, problems = temperature_rows(cfg, results)
+    gnn = inventory.gnn_cells(results)
+    members = inventory.tglassmlp_members(results)
+    tg_cells = inventory.tglassmlp_cells(results, members)
+    ogn = inventory.ogn_runs(results)
+    exp_members, exp_tg = _expected_tglassmlp(cfg) if cfg else (None, None)
+    cells = reconcile(gnn, _expected_gnn(cfg) if cfg else None) + reconcile(tg_cells, exp_tg)
+    members = reconcile(members, exp_members, key=lambda r: (r["variant"], r["member"]))
+    ogn = reconcile(ogn, _expected_ogn(cfg) if cfg else None, key=lambda r: (r["variant"], r["source"]))
+    summary = inventory.ogn_summary(results)
+    problems += [p for rows in (cells, members, ogn) for r in rows for p in r["problems"]]
+    problems += [summary["problem"]] if "problem" in summary else []
     report = results / "report" / "summary.md"
-    return {"results": str(results), "source": source, "temperatures": temps, "pretrain": pre, "cells": cells,
-            "report": str(report) if report.exists() else None}
+    return {"results": str(results), "configuration": cfg is not None, "source": source, "temperatures": temps,
+            "cells": sorted(cells, key=_sort_key), "tglassmlp_members": members, "ogn": ogn, "ogn_summary": summary,
+            "problems": problems, "report": str(report) if report.exists() else None}
 
 
-# --------------------------------------------------------------------------- text
+def _sort_key(row: dict) -> tuple:
+    T = row.get("T")
+    return (row["model"], row["stage"] != "pretrain", float(T) if T is not None else math.inf,
+            row.get("time_index") if row.get("time_index") is not None else -1)
+
+
+# =========================================================================== text
 def _f(x, digits=3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "—"
     return f"{x:.{digits}g}" if isinstance(x, float) else str(x)
 
 
-def format_status(st: dict) -> str:
-    """The status as Markdown tables."""
-    lines = [f"# campaign status: {st['results']} (labels from {st['source']})", "", "## Data", ""]
+def _table(head: list[str], rows: list[list]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + [
+        "| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+
+
+def _data_lines(st: dict) -> list[str]:
     md = st["source"] == "md"
     head = ["T", "configs"] + (["equilibrated", "replicated"] if md else []) + ["labelled", "τα (1/e)", "MD checks"]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    running = []
+    rows, running = [], []
     for t in st["temperatures"]:
         ph = t.get("physics") or {}
-        checks = {True: "pass", False: "FAIL", None: "—"}[ph.get("md_checks")] if ph else "—"
-        cells = [t["T"], str(t["configurations"])]
-        if md:
-            cells += [f"{t['equilibrated']}", f"{t['replicated']}"]
-            for what in ("equilibrating", "replicating"):
-                if t.get(what):
-                    fr = t[what]
-                    running.append(f"T = {t['T']}: {len(fr)} configuration(s) {what}, "
-                                   f"{100 * min(fr):.0f}–{100 * max(fr):.0f}% of their steps done")
-        cells += [str(t["labelled"]), _f(ph.get("tau_alpha_1e")), checks]
-        lines.append("| " + " | ".join(cells) + " |")
-    if running:
-        lines += [""] + [f"- {r}" for r in running]
-    lines += ["", "## Training cells", ""]
-    for p in st["pretrain"]:
-        lines.append(f"- pretrain {p['model']}: {p['state']}" + (f", {p['epochs_done']} epochs logged"
-                                                                  if "epochs_done" in p else ""))
-    lines += ["", "| model | T | k | t | state | epochs | Pearson nodes | Pearson edges | validation |",
-              "|---|---|---|---|---|---|---|---|---|"]
-    for c in st["cells"]:
-        val = ", ".join(f"{k}={_f(v)}" for k, v in (c.get("metrics") or {}).items())
-        if not val and c.get("last"):
-            val = ", ".join(f"{k}={_f(v)}" for k, v in c["last"].items() if k != "epoch")
-        lines.append(f"| {c['model']} | {c['T']} | {c['time_index']} | {c['time']:g} | {c['state']} | "
-                     f"{c.get('epochs_done', '—')} | {_f(c.get('pearson_nodes'))} | {_f(c.get('pearson_edges'))} | "
-                     f"{val} |")
+        checks = {True: "pass", False: "FAIL", None: "—"}[ph.get("md_checks")] if "md_checks" in ph else "—"
+        cells = [t["T"] + ("" if t["configured"] or not st["configuration"] else " (not configured)"),
+                 t["configurations"]]
+        cells += [t["equilibrated"], t["replicated"]] if md else []
+        rows.append(cells + [t["labelled"], _f(ph.get("tau_alpha_1e")), checks])
+        for what in ("equilibrating", "replicating"):
+            jobs = t.get(what) or []
+            fr = [j["fraction"] for j in jobs if j["fraction"] is not None]
+            if jobs:
+                done = f", {100 * min(fr):.0f}–{100 * max(fr):.0f}% of their steps done" if fr else ""
+                running.append(f"T = {t['T']}: {len(jobs)} configuration(s) {what}{done}")
+    return _table(head, rows) + ([""] + [f"- {r}" for r in running] if running else [])
+
+
+def _validation(c: dict) -> str:
+    val = ", ".join(f"{k}={_f(v)}" for k, v in (c.get("metrics") or {}).items())
+    if not val and c.get("last"):
+        val = ", ".join(f"{k}={_f(v)}" for k, v in c["last"].items() if k != "epoch")
+    return val
+
+
+def _cell_lines(st: dict) -> list[str]:
+    head = ["model", "stage", "T", "k", "t", "state", "epochs", "Pearson nodes", "Pearson edges", "validation", "note"]
+    rows = [[c["model"], c["stage"], _f(c.get("T")), _f(c.get("time_index")), _f(c.get("time"), 4), c["state"],
+             c.get("epochs_done", "—"), _f(c.get("pearson_nodes")), _f(c.get("pearson_edges")), _validation(c),
+             c.get("note", "")] for c in st["cells"]]
     counts = pd.Series([c["state"] for c in st["cells"]]).value_counts().to_dict() if st["cells"] else {}
-    lines += ["", "cells: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) if counts else "no cells"]
+    summary = "cells: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) if counts else "no cells"
+    return _table(head, rows) + ["", summary]
+
+
+def _family_lines(st: dict) -> list[str]:
+    out = []
+    if st["tglassmlp_members"]:
+        out += ["", "tGlassMLP ensemble members:", ""]
+        out += _table(["variant", "member", "state", "validation", "note"],
+                      [[m["variant"], m["member"], m["state"], _validation(m), m.get("note", "")]
+                       for m in st["tglassmlp_members"]])
+    if st["ogn"]:
+        out += ["", "OGN learned simulators:", ""]
+        out += _table(["variant", "source", "k", "state", "rollout steps", "RMSE r", "RMSE v", "note"],
+                      [[r["variant"], r["source"], _f(r.get("k")), r["state"], _f(r.get("rollout_steps")),
+                        _f(r.get("rmse_position")), _f(r.get("rmse_velocity")), r.get("note", "")] for r in st["ogn"]])
+        out.append(f"OGN summary: {st['ogn_summary']['state']}")
+    return out
+
+
+def format_status(st: dict) -> str:
+    """The status as Markdown: data per temperature, cells of every family, then every problem found."""
+    where = "against the configuration" if st["configuration"] else "from the files alone (no --config)"
+    lines = [f"# campaign status: {st['results']} (labels from {st['source']}, {where})", "", "## Data", ""]
+    lines += _data_lines(st) + ["", "## Trained cells", ""] + _cell_lines(st) + _family_lines(st)
+    if st["problems"]:
+        lines += ["", f"## Problems ({len(st['problems'])})", ""] + [f"- {p}" for p in st["problems"]]
     lines.append(f"report: {st['report'] or 'not yet written'}")
     return "\n".join(lines)
 
@@ -321,8 +336,8 @@ def overview_markdown(cfg: dict, cells: pd.DataFrame, dynamics: list[dict], figu
     return "\n".join(out) + "\n\n"
 
 
-def status_cli(args, cfg: dict) -> None:
+def status_cli(args, cfg: dict | None) -> None:
     st = campaign_status(cfg, args.results)
     print(format_status(st))
     if args.json:
-        storage.write_json(args.json, st)
+        storage.write_json(args.json, storage.json_safe(st))
