@@ -72,6 +72,6 @@ def register(sub) -> None:
 
     p = sub.add_parser("status", help="progress of a campaign: MD, labels, trained cells and their Pearson")
     p.add_argument("--config", action="append", help="config YAML file(s) merged over the defaults")
-    p.add_argument("--results", help="results folder (default: the config's `results`)")
+    p.add_argument("--results", help="results folder (default: the config's `results`, else ./results)")
     p.add_argument("--json", help="also write the status as JSON")
     p.set_defaults(func=cmd_status)
