@@ -29,6 +29,7 @@ from pathlib import Path
 
 from glassdyn.md.deck import write_replica_deck
 from glassdyn.md.equilibrate import equilibrate
+from glassdyn.md.parallel import Execution
 from glassdyn.md.replicas import run_replicas
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +79,9 @@ def worker(a) -> None:
     shutil.rmtree(out.parent / "ck", ignore_errors=True)
     comm.Barrier()
     t0, c0 = time.perf_counter(), time.process_time()
-    run_replicas(cfg, a.T, 0, a.equilibrated, out, checkpoint_dir=out.parent / "ck")
+    run = Execution(**{k: int(v) for k, v in cfg["parallel"].items()})
+    run_replicas(cfg, a.T, 0, a.equilibrated, out, checks=cfg["protocol"]["checks"], run=run,
+                 checkpoint_dir=out.parent / "ck")
     cpu = time.process_time() - c0
     comm.Barrier()
     wall = time.perf_counter() - t0
