@@ -28,11 +28,11 @@ import numpy as np
 import torch
 
 from glassdyn import config as gcfg
-from glassdyn.gnn.evaluate import pearson
 from glassdyn.io import storage
 from glassdyn.labels.extract import labels_from_positions
 from glassdyn.labels.imported import read_botan_npz
 from glassdyn.md import inherent
+from glassdyn.physics.correlation import pearson
 from glassdyn.physics.descriptors import coarse_grained_descriptors, descriptor_lengths, descriptor_names
 from glassdyn.tglassmlp.data import DescriptorCache, Descriptors, fit_standardization, md_batches
 from glassdyn.tglassmlp.fitting import build_model, fit, loss_weights, predict
