@@ -74,13 +74,18 @@ def gnn_cells(cfg: dict, T: str) -> list[tuple[str, str, int]]:
 
 
 def pretraining(cfg: dict, model: str) -> dict | None:
-    """``models.<model>.pretrain`` when it runs (epochs > 0), else None."""
+    """``models.<model>.pretrain`` when the ``pretrain`` rule runs it (epochs > 0), else None (also when it
+    names a weights file to start from)."""
     pre = (cfg["models"].get(model) or {}).get("pretrain")
-    return pre if pre and pre["epochs"] > 0 else None
+    return pre if isinstance(pre, dict) and pre["epochs"] > 0 else None
 
 
 def pretrained_model(cfg: dict, model: str) -> list[str]:
-    """The pretrained network the main training of ``model`` starts from (none without pretraining)."""
+    """The network the main training of ``model`` starts from: the ``pretrain`` rule's model.pt, the weights
+    file ``models.<model>.pretrain`` names (glassdyn model.pt or published BOTAN .pth), or none."""
+    pre = (cfg["models"].get(model) or {}).get("pretrain")
+    if isinstance(pre, str):
+        return [pre]
     return [f"{cfg['results']}/train/{model}/pretrain/model.pt"] if pretraining(cfg, model) else []
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 
 from glassdyn.config.derived import (
     box_length,
@@ -39,6 +40,9 @@ def _check_splits(cfg: dict) -> None:
         raise ConfigError("configurations.n_train", f"{c['n_train']} leaves no test configuration (n = {c['n']})")
     if c["n_train"] - validation_count(cfg) < 1:
         raise ConfigError("training.validation_fraction", "leaves no configuration to train on")
+    if validation_count(cfg) == 0 and "tglassmlp" in cfg["models"]["enabled"]:
+        raise ConfigError("training.validation_fraction", "0 (no validation set) is for the graph networks alone: "
+                                                          "tglassmlp chooses its networks on validation configurations")
     if n_a(cfg) < 1 or cfg["system"]["n_particles"] - n_a(cfg) < 1:
         raise ConfigError("system.fraction_a", "leaves a species without particles")
 
@@ -96,7 +100,10 @@ def _check_models(cfg: dict) -> None:
         if name in GNN_FAMILIES and name not in models:
             raise ConfigError(f"models.{name}", "enabled but has no settings section")
     pre = models.get("botan", {}).get("pretrain")
-    if "botan" in models["enabled"] and pre and pre["epochs"] > 0:
+    if "botan" in models["enabled"] and isinstance(pre, str) and not Path(pre).is_file():
+        raise ConfigError("models.botan.pretrain", f"weights file '{pre}' does not exist (relative paths are read "
+                                                   "from the working directory)")
+    if "botan" in models["enabled"] and isinstance(pre, dict) and pre["epochs"] > 0:
         keys = [temperature_key(t["T"]) for t in cfg["temperatures"]]
         if temperature_key(pre["T"]) not in keys:
             raise ConfigError("models.botan.pretrain.T", f"{pre['T']} is not one of the campaign temperatures {keys}")

@@ -59,8 +59,12 @@ def test_indices(cfg: dict) -> list[int]:
 
 
 def validation_count(cfg: dict) -> int:
-    """Configurations carved from the training set for validation (at least one)."""
-    return max(1, int(math.floor(cfg["training"]["validation_fraction"] * cfg["configurations"]["n_train"] + 0.5)))
+    """Configurations carved from the training set for validation (at least one; none when
+    ``training.validation_fraction`` is 0: the last epoch is kept, as the published BOTAN code does)."""
+    fraction = cfg["training"]["validation_fraction"]
+    if fraction == 0:
+        return 0
+    return max(1, int(math.floor(fraction * cfg["configurations"]["n_train"] + 0.5)))
 
 
 def split_train_validation(cfg: dict) -> tuple[list[int], list[int]]:

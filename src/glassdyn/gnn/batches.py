@@ -33,6 +33,23 @@ def rotation_for(seed: int, epoch: int, slot: int) -> np.ndarray:
     return random_rotation(np.random.default_rng([seed, 2, epoch, slot]))
 
 
+def random_signed_permutation(rng: np.random.Generator) -> np.ndarray:
+    """One of the 48 symmetries of the cube drawn uniformly: a permutation of the axes, then a sign per axis
+    (the published BOTAN augmentation; half of them are reflections, det = −1)."""
+    m = np.eye(3)[rng.permutation(3)]
+    return m * rng.choice([-1.0, 1.0], size=3)[:, None]
+
+
+#: ``training.augmentation_group`` -> the draw of one matrix.
+AUGMENTATION_GROUPS = {"so3": random_rotation, "signed_permutations": random_signed_permutation}
+
+
+def augmentation_for(group: str, seed: int, epoch: int, slot: int) -> np.ndarray:
+    """The matrix applied to the edge vectors of the graph at position ``slot`` of ``epoch``'s order, drawn
+    from ``group`` (``training.augmentation_group``); ``so3`` is :func:`rotation_for`."""
+    return AUGMENTATION_GROUPS[group](np.random.default_rng([seed, 2, epoch, slot]))
+
+
 def rank_slots(n: int, world: int, rank: int, graphs_per_step: int) -> list[list[int]]:
     """Positions in the epoch order that ``rank`` trains on, grouped into its optimiser steps.
 

@@ -74,8 +74,11 @@ def to_graph(d: dict, c: int, device: torch.device) -> CellGraph:
                      node_mask=d["node_mask"], edge_mask=d["edge_mask"])
 
 
-def target_stats(graphs: list[CellGraph]) -> dict:
-    """Mean and standard deviation of the node and edge targets over ``graphs`` (float64)."""
+def target_stats(graphs: list[CellGraph], targets: str = "standardised") -> dict:
+    """Mean and standard deviation of the node and edge targets over ``graphs`` (float64); mean 0 and
+    std 1 (targets used as they are) for ``targets="raw"`` (``network.targets``, the published BOTAN code)."""
+    if targets == "raw":
+        return {key: {"mean": 0.0, "std": 1.0} for key in ("nodes", "edges")}
     out = {}
     for key in ("nodes", "edges"):
         vals = [getattr(g, key) for g in graphs if getattr(g, key) is not None]

@@ -7,7 +7,9 @@ S_i = ``propensity[k]``, edge targets E_ij = ``pair_distance_change[k]``.
   (:func:`glassdyn.config.split_train_validation`); a test configuration
   passed in is refused.
 - Targets are standardised with the mean and standard deviation over the
-  fit set (all particles, all edges); both are saved in model.pt.
+  fit set (all particles, all edges); both are saved in model.pt. With
+  ``network.targets: raw`` (the published BOTAN code) they are used as they
+  are (mean 0, std 1 saved).
 - Loss of one optimiser step over its G graphs,
   L = (1/G) Σ_g [p · MSE_g(Ŝ, S) + (1 − p) · MSE_g(Ê, E)],
   each graph weighing the same (so W ranks × G graphs per rank reproduce one
@@ -16,14 +18,20 @@ S_i = ``propensity[k]``, edge targets E_ij = ``pair_distance_change[k]``.
 - Adam (lr from ``models.<name>.lr``, no weight decay), ``graphs_per_step``
   graphs per step, random rotation of the edge vectors of each graph
   (uniform on SO(3); the graph is unchanged) when
-  ``training.rotation_augmentation``.
+  ``training.rotation_augmentation``; ``training.augmentation_group:
+  signed_permutations`` draws instead one of the 48 permutations of the axes
+  with sign flips (the published BOTAN recipe). ``training.gradient_clip_norm``
+  (null: none; published BOTAN: 1.0) clips the global gradient norm ‖g‖₂ of
+  each step to that value.
 - Precision (``training.precision``): ``fp32``; ``tf32`` (CUDA matrix
   products in TF32, float32 elsewhere; the same as fp32 on a CPU); ``bf16``
   (the training step under ``torch.autocast`` in bfloat16 with float32
   weights, Adam state and loss; ≈ 2× faster on a CPU with AVX512-BF16 and
   on GPUs). Validation and inference always run in float32.
 - Checkpoint selection: the epoch with the lowest validation loss (the same
-  L on the validation configurations, no augmentation). Validation Pearson
+  L on the validation configurations, no augmentation); with
+  ``training.validation_fraction: 0`` (no validation set, as the published
+  BOTAN code trains) the last epoch. Validation Pearson
   (A particles; A–A pairs with r_ij(0) < ``labels.edge_eval_cutoff``) is
   logged beside it.
 - Randomness is a pure function of the cell seed
@@ -61,7 +69,15 @@ from torch import nn
 
 from glassdyn import config as gcfg
 from glassdyn.config.slices import config_slice, reads
-from glassdyn.gnn.batches import batch_loss, epoch_order, make_batch, rank_slots, rotation_for, validation_scores
+from glassdyn.gnn.batches import (
+    augmentation_for,
+    batch_loss,
+    decode_mode,
+    epoch_order,
+    make_batch,
+    rank_slots,
+    validation_scores,
+)
 from glassdyn.gnn.checkpoint import CHECKPOINT, load_checkpoint, state_copy, torch_save
 from glassdyn.gnn.data import load_cell_graphs, standardise, target_stats
 from glassdyn.gnn.ddp import (
@@ -77,12 +93,13 @@ from glassdyn.gnn.ddp import (
     replica_weight_difference,
     threads_per_rank,
 )
-from glassdyn.gnn.trained import build, load_trained, network_hyperparameters
+from glassdyn.gnn.trained import architecture, build, load_trained, network_hyperparameters
 from glassdyn.io import storage
 from glassdyn.io.progress import hms
 from glassdyn.io.provenance import fingerprint, provenance
 from glassdyn.models.device import precision_context, resolve_device, retain_freed_memory
-from glassdyn.models.files import save_model_file
+from glassdyn.models.files import load_torch_dict, save_model_file
+from glassdyn.models.published import convert_state_dict, is_published_state_dict
 
 log = logging.getLogger("glassdyn.training")
 
@@ -94,8 +111,8 @@ LOSS_COLUMNS = ["epoch", "train_loss", "val_loss", "val_pearson_nodes", "val_pea
 #: the edge-judging cutoff (validation Pearson), the graph cutoff and the system (recorded for predict).
 #: The device is an execution setting (``device`` argument), not a trigger.
 COMMON_READS = reads("network", "training.seed", "training.validation_fraction", "training.rotation_augmentation",
-                     "training.precision", "training.ranks", "configurations.n_train", "labels.edge_eval_cutoff",
-                     "graph.cutoff", "system")
+                     "training.augmentation_group", "training.gradient_clip_norm", "training.precision",
+                     "training.ranks", "configurations.n_train", "labels.edge_eval_cutoff", "graph.cutoff", "system")
 READS = COMMON_READS + reads("models.{model}.p", "models.{model}.epochs", "models.{model}.graphs_per_step",
                              "models.{model}.lr")
 #: Pretraining: p = 0 on edges for ``models.<model>.pretrain.epochs``; the main training's p and epochs are not read.
@@ -233,6 +250,9 @@ class CellRun:
     opt: torch.optim.Optimizer
     autocast: Any
     rotate: bool
+    augmentation_group: str
+    clip: float | None  # training.gradient_clip_norm
+    targets: str        # network.targets: standardised | raw
     precision: str
     device: torch.device
     d: Dist
@@ -265,7 +285,7 @@ def _setup(cfg, model, T, k, label_paths, out_dir, pretrained, pretrain, device,
     stage = "pretrain" if pretrain else "train"
     seed = gcfg.derive_seed(int(cfg["training"]["seed"]), model, T_key, k, stage)
     fit, val, time_value = load_cell_graphs(cfg, label_paths, T_key, k, st["p"], device)
-    stats = target_stats(fit)
+    stats = target_stats(fit, cfg["network"]["targets"])
     standardise(fit + val, stats)
     hyper = network_hyperparameters(cfg)
     torch.manual_seed(seed)
@@ -273,10 +293,7 @@ def _setup(cfg, model, T, k, label_paths, out_dir, pretrained, pretrain, device,
     if pretrained:
         _load_pretrained(net, pretrained, hyper)
     # A decoder the loss never uses gets no gradient; freezing it keeps DDP's bucket logic exact.
-    if st["p"] >= 1.0:
-        net.edge_decoder.requires_grad_(False)
-    if st["p"] <= 0.0:
-        net.node_decoder.requires_grad_(False)
+    net.freeze_unused_decoders(decode_mode(st["p"]))
     opt = torch.optim.Adam([q for q in net.parameters() if q.requires_grad], lr=st["lr"], weight_decay=0.0)
     ddp = net if d.world == 1 else nn.parallel.DistributedDataParallel(
         net, device_ids=[device.index] if device.type == "cuda" else None)
@@ -285,16 +302,25 @@ def _setup(cfg, model, T, k, label_paths, out_dir, pretrained, pretrain, device,
                         time_index=k, stage=stage)
     return CellRun(f"{model} {stage} T={T_key} k={k}", model, stage, T_key, k, st, seed, fit, val, time_value, stats,
                    hyper, net, ddp, opt, precision_context(precision, device),
-                   bool(cfg["training"]["rotation_augmentation"]), precision, device, d, out_dir, record,
-                   fingerprint(record), cfg["system"], float(cfg["graph"]["cutoff"]))
+                   bool(cfg["training"]["rotation_augmentation"]), cfg["training"]["augmentation_group"],
+                   cfg["training"]["gradient_clip_norm"], cfg["network"]["targets"], precision, device, d, out_dir,
+                   record, fingerprint(record), cfg["system"], float(cfg["graph"]["cutoff"]))
 
 
 def _load_pretrained(net: nn.Module, pretrained, hyper: dict) -> None:
-    pre = load_trained(pretrained, device="cpu")
-    if pre.meta["hyperparameters"] != hyper:
-        raise storage.StorageError(pretrained, f"pretrained network {pre.meta['hyperparameters']} differs from "
-                                               f"the configured one {hyper}")
-    net.load_state_dict(pre.network.state_dict())
+    """Start from ``pretrained``: a glassdyn model.pt or a published BOTAN state dict (converted in memory,
+    :mod:`glassdyn.models.published`); refused when its network differs from ``hyper``."""
+    obj = load_torch_dict(pretrained)
+    if is_published_state_dict(obj):
+        state, theirs = convert_state_dict(obj, pretrained)
+    else:
+        pre = load_trained(pretrained, device="cpu")
+        state, theirs = pre.network.state_dict(), pre.meta["hyperparameters"]
+    if architecture(theirs) != architecture(hyper):
+        raise storage.StorageError(pretrained, f"pretrained network {architecture(theirs)} differs from the "
+                                               f"configured one {architecture(hyper)}; set the `network` section "
+                                               "(hidden, message_passing_steps, decoder, decoder_layers) to match it")
+    net.load_state_dict(state)
 
 
 def _resume(run: CellRun) -> Progress:
@@ -364,7 +390,8 @@ def _train_epoch(run: CellRun, prog: Progress, epoch: int, slots: list[list[int]
     order = epoch_order(n_fit, run.seed, epoch)
     # This rank's rotations of the epoch, moved to the device at once (no host transfer inside a step).
     mine = sum(slots, [])
-    rot_table = torch.as_tensor(np.stack([rotation_for(run.seed, epoch, q) for q in mine]), dtype=torch.float32,
+    rot_table = torch.as_tensor(np.stack([augmentation_for(run.augmentation_group, run.seed, epoch, q)
+                                              for q in mine]), dtype=torch.float32,
                                 device=run.device) if run.rotate else None
     rot_row = {q: i for i, q in enumerate(mine)}
     run_loss = torch.zeros((), dtype=torch.float64, device=run.device)
@@ -380,6 +407,8 @@ def _train_epoch(run: CellRun, prog: Progress, epoch: int, slots: list[list[int]
         with run.autocast:
             loss = batch_loss(run.ddp, make_batch(graphs, rots), p)
         loss.backward()
+        if run.clip is not None:
+            nn.utils.clip_grad_norm_(run.net.parameters(), run.clip)
         run.opt.step()
         run_loss += loss.detach()
         prog.steps_done += 1
@@ -431,17 +460,20 @@ def _finish(run: CellRun, prog: Progress, wall: float) -> Path | None:
         run.out_dir / "model.pt", run.model, best["state_dict"], hyperparameters=run.hyper, system=run.system,
         graph_cutoff=run.graph_cutoff, T=float(run.T_key), time_index=run.k, time=run.time_value,
         target_stats=run.stats, p=st["p"], stage=run.stage, best_epoch=best["epoch"], epochs=st["epochs"],
-        seed=run.seed, provenance=run.record)
+        seed=run.seed, targets=run.targets, provenance=run.record)
     steps_per_s = prog.steps_done / prog.train_time if prog.train_time > 0 else math.nan
     metrics = {"model": run.model, "stage": run.stage, "T": float(run.T_key), "time_index": run.k,
                "time": run.time_value, "p": st["p"], "epochs": st["epochs"], "epochs_run": len(prog.history),
                "best_epoch": best["epoch"], "best_val_loss": best["val_loss"],
                "val_pearson_nodes": best["val_pearson_nodes"], "val_pearson_edges": best["val_pearson_edges"],
-               "selection": "lowest validation loss", "wall_time_s": wall, "train_time_s": prog.train_time,
+               "selection": "lowest validation loss" if run.val else "last epoch (no validation set)",
+               "wall_time_s": wall, "train_time_s": prog.train_time,
                "steps": prog.steps_done, "steps_per_s": steps_per_s, "graphs_per_step": st["graphs_per_step"],
                "ranks": run.d.world, "device": str(run.device), "precision": run.precision, "lr": st["lr"],
                "fit_configurations": [g.c for g in run.fit], "validation_configurations": [g.c for g in run.val],
-               "target_stats": run.stats, "seed": run.seed, "ddp_max_weight_difference": sync,
+               "target_stats": run.stats, "targets": run.targets,
+               "augmentation_group": run.augmentation_group if run.rotate else None,
+               "gradient_clip_norm": run.clip, "seed": run.seed, "ddp_max_weight_difference": sync,
                "provenance": run.record}
     storage.write_json(run.out_dir / "metrics.json", storage.json_safe(metrics))
     storage.write_csv(run.out_dir / "loss.csv", pd.DataFrame(prog.history, columns=LOSS_COLUMNS))

@@ -26,20 +26,35 @@ MODEL_FILE_KEYS = ("model", "state_dict", "hyperparameters", "system", "graph_cu
                    "time", "target_stats", "p")
 
 
+#: Architecture keys of the interaction network and their values when a model.pt (made before they existed)
+#: does not give them: glassdyn's two separate two-layer decoders.
+ARCHITECTURE_DEFAULTS = {"decoder": "separate", "decoder_layers": 2}
+
+
+def architecture(hyperparameters: dict) -> dict:
+    """``hyperparameters`` of the interaction network with every architecture key present (defaults filled in)."""
+    return {"hidden": int(hyperparameters["hidden"]),
+            "message_passing_steps": int(hyperparameters["message_passing_steps"]),
+            "decoder": str(hyperparameters.get("decoder", ARCHITECTURE_DEFAULTS["decoder"])),
+            "decoder_layers": int(hyperparameters.get("decoder_layers", ARCHITECTURE_DEFAULTS["decoder_layers"]))}
+
+
 def build(name: str, hyperparameters: dict) -> torch.nn.Module:
-    """A fresh network of graph-network family ``name`` (``hidden``, ``message_passing_steps``)."""
+    """A fresh network of graph-network family ``name`` (``hidden``, ``message_passing_steps``, ``decoder``,
+    ``decoder_layers``)."""
     fam = family(name)
     if fam.kind != "gnn":
         raise ValueError(f"model '{name}' is a {fam.kind} family, not a per-cell graph network")
     module, cls = fam.network.split(":")
     network = getattr(importlib.import_module(module), cls)
-    return network(hidden=int(hyperparameters["hidden"]), steps=int(hyperparameters["message_passing_steps"]))
+    h = architecture(hyperparameters)
+    return network(hidden=h["hidden"], steps=h["message_passing_steps"], decoder=h["decoder"],
+                   decoder_layers=h["decoder_layers"])
 
 
 def network_hyperparameters(cfg: dict) -> dict:
-    """The ``network`` section as the hyperparameters a model.pt stores."""
-    net = cfg["network"]
-    return {"hidden": int(net["hidden"]), "message_passing_steps": int(net["message_passing_steps"])}
+    """The ``network`` section's architecture keys as the hyperparameters a model.pt stores."""
+    return architecture(cfg["network"])
 
 
 @dataclasses.dataclass
@@ -61,12 +76,18 @@ class Trained:
 
     @property
     def predicts_nodes(self) -> bool:
-        """False for a p = 0 (edges only) model, whose node decoder was never trained."""
+        """False for a p = 0 (edges only) model, whose node output was never trained; a model file may say
+        otherwise with ``outputs`` (an imported published network gives both, as the published code does)."""
+        if "outputs" in self.meta:
+            return "nodes" in self.meta["outputs"]
         return float(self.meta["p"]) > 0.0
 
     @property
     def predicts_edges(self) -> bool:
-        """False for a p = 1 (nodes only, NT-GNN) model, whose edge decoder was never trained."""
+        """False for a p = 1 (nodes only, NT-GNN) model, whose edge output was never trained (or as
+        ``outputs`` says, see :attr:`predicts_nodes`)."""
+        if "outputs" in self.meta:
+            return "edges" in self.meta["outputs"]
         return float(self.meta["p"]) < 1.0
 
 

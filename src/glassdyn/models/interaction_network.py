@@ -12,7 +12,14 @@ vector r_i − r_j (σ_AA). With d = ``hidden`` and every MLP two layers with Re
     Ŝ_v  = DE_v(h_v^n),  Ê_e = DE_e(h_e^n)     decoders d → d → 1
 
 Encoders and updates end in a ReLU (as the published BOTAN code does);
-decoders end in a linear unit (their outputs are standardised targets).
+decoders end in a linear unit (their outputs are standardised or raw targets).
+
+Decoder options (``network.decoder``, ``network.decoder_layers``):
+``separate`` (glassdyn's default) gives nodes and edges their own decoder,
+``shared`` applies ONE decoder to both h_v^n and h_e^n, as the published
+BOTAN code and weights do (pyg_botan: ``decoder.fc1…fc3``, d → d → d → 1,
+ReLU, ReLU, linear; see :mod:`glassdyn.models.published`). Depth L ≥ 2
+linear layers, ReLU between them.
 
 Speed (issue #7). The edge MLP's first layer acts on a concatenation, so it
 is split into blocks, W₁[h_j, h_i, h_e, h_e⁰] = W_s h_j + W_t h_i + W_e h_e +
@@ -36,12 +43,19 @@ from torch.nn import functional as F
 
 
 class MLP(nn.Module):
-    """Two linear layers with a ReLU between them, and one after unless ``final_relu=False``."""
+    """``layers`` linear layers (``lin1`` … ``linL``, default two) with a ReLU between them, and one after
+    unless ``final_relu=False``; the hidden ones are ``hidden`` wide."""
 
-    def __init__(self, n_in: int, hidden: int, n_out: int | None = None, final_relu: bool = True):
+    def __init__(self, n_in: int, hidden: int, n_out: int | None = None, final_relu: bool = True,
+                 layers: int = 2):
         super().__init__()
+        if layers < 2:
+            raise ValueError(f"an MLP here has at least 2 layers, got {layers}")
         self.lin1 = nn.Linear(n_in, hidden)
-        self.lin2 = nn.Linear(hidden, hidden if n_out is None else n_out)
+        for i in range(2, layers):   # extra hidden layers of a deeper decoder: lin2 … lin{L-1}
+            setattr(self, f"lin{i}", nn.Linear(hidden, hidden))
+        setattr(self, f"lin{layers}", nn.Linear(hidden, hidden if n_out is None else n_out))
+        self.layers = layers
         self.final_relu = final_relu
 
     def forward(self, x: Tensor) -> Tensor:
@@ -51,7 +65,8 @@ class MLP(nn.Module):
             y = torch.addmm(self.lin1.bias, x, self.lin1.weight.t().contiguous())
         else:
             y = self.lin1(x)
-        y = self.lin2(torch.relu_(y))
+        for i in range(2, self.layers + 1):
+            y = getattr(self, f"lin{i}")(torch.relu_(y))
         return torch.relu_(y) if self.final_relu else y
 
 
@@ -170,23 +185,51 @@ class InteractionNetwork(nn.Module):
     ``forward(x, edge_index, edge_attr)`` takes node inputs (N, 1) (type as a
     number), ``edge_index`` (2, E) int64 and edge vectors (E, 3) and returns
     ``(nodes (N,), edges (E,))`` in the units the network was trained on
-    (standardised targets). ``decode`` chooses which decoders run
-    ("both", "nodes", "edges"); the one not run is returned as ``None``.
+    (standardised or raw targets, ``target_stats`` of its model file). ``decode``
+    chooses which outputs are computed ("both", "nodes", "edges"); the one not
+    computed is returned as ``None``. ``decoder`` = "separate" (``node_decoder``,
+    ``edge_decoder``) or "shared" (one ``decoder``), each ``decoder_layers`` deep.
     """
 
-    def __init__(self, hidden: int = 64, steps: int = 7, node_in: int = 1, edge_in: int = 3):
+    #: ``network.decoder`` values.
+    DECODERS = ("separate", "shared")
+
+    def __init__(self, hidden: int = 64, steps: int = 7, node_in: int = 1, edge_in: int = 3,
+                 decoder: str = "separate", decoder_layers: int = 2):
         super().__init__()
+        if decoder not in self.DECODERS:
+            raise ValueError(f"decoder '{decoder}' is not one of {self.DECODERS}")
         self.hidden = hidden
         self.steps = steps
+        self.decoder_kind = decoder
+        self.decoder_layers = decoder_layers
         self.node_encoder = MLP(node_in, hidden)
         self.edge_encoder = MLP(edge_in, hidden)
         self.edge_update = EdgeUpdate(hidden)
         self.node_update = NodeUpdate(hidden)
-        self.node_decoder = MLP(hidden, hidden, 1, final_relu=False)
-        self.edge_decoder = MLP(hidden, hidden, 1, final_relu=False)
+        if decoder == "shared":
+            self.decoder = MLP(hidden, hidden, 1, final_relu=False, layers=decoder_layers)
+        else:
+            self.node_decoder = MLP(hidden, hidden, 1, final_relu=False, layers=decoder_layers)
+            self.edge_decoder = MLP(hidden, hidden, 1, final_relu=False, layers=decoder_layers)
 
     def hyperparameters(self) -> dict:
-        return {"hidden": self.hidden, "message_passing_steps": self.steps}
+        return {"hidden": self.hidden, "message_passing_steps": self.steps, "decoder": self.decoder_kind,
+                "decoder_layers": self.decoder_layers}
+
+    def decoder_of(self, part: str) -> nn.Module:
+        """The decoder of ``part`` ("nodes" or "edges"); the same module for both when shared."""
+        if self.decoder_kind == "shared":
+            return self.decoder
+        return self.node_decoder if part == "nodes" else self.edge_decoder
+
+    def freeze_unused_decoders(self, decode: str) -> None:
+        """No gradient for a separate decoder that ``decode`` never runs (keeps DDP's buckets exact)."""
+        if self.decoder_kind == "shared":
+            return
+        for part in ("nodes", "edges"):
+            if decode not in ("both", part):
+                self.decoder_of(part).requires_grad_(False)
 
     #: Edges per chunk of the inference path (8 MiB temporaries at d = 64).
     inference_chunk = 32768
@@ -229,16 +272,17 @@ class InteractionNetwork(nn.Module):
 
     def decode_edges(self, e: Tensor) -> Tensor:
         """Ê (E,) from the final edge states (in chunks without autograd)."""
+        dec = self.decoder_of("edges")
         if torch.is_grad_enabled():
-            return self.edge_decoder(e).squeeze(-1)
+            return dec(e).squeeze(-1)
         out = e.new_empty(e.shape[0])
         for a in range(0, e.shape[0], self.inference_chunk):
-            out[a: a + self.inference_chunk] = self.edge_decoder(e[a: a + self.inference_chunk]).squeeze(-1)
+            out[a: a + self.inference_chunk] = dec(e[a: a + self.inference_chunk]).squeeze(-1)
         return out
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor,
                 decode: str = "both") -> tuple[Tensor | None, Tensor | None]:
         h, e = self.process(x, edge_index, edge_attr)
-        nodes = self.node_decoder(h).squeeze(-1) if decode in ("both", "nodes") else None
+        nodes = self.decoder_of("nodes")(h).squeeze(-1) if decode in ("both", "nodes") else None
         edges = self.decode_edges(e) if decode in ("both", "edges") else None
         return nodes, edges
