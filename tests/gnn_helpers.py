@@ -50,7 +50,7 @@ def small_config(n: int = 128, n_conf: int = 6, n_train: int = 4) -> dict:
     cfg["system"]["n_particles"] = n
     cfg["configurations"] = {"n": n_conf, "n_train": n_train}
     cfg["temperatures"] = [{"T": 0.64, "tau_alpha": 1.0, "times": [0.1, 1.0]}]
-    cfg["network"] = {"hidden": 16, "message_passing_steps": 2}
+    cfg["network"].update(hidden=16, message_passing_steps=2)
     cfg["models"]["ntgnn"].update(epochs=2, graphs_per_step=2, lr=1e-3)
     cfg["models"]["botan"].update(epochs=2, graphs_per_step=1, lr=1e-3)
     cfg["models"]["botan"]["pretrain"] = {"T": 0.64, "time_index": 0, "epochs": 1}

@@ -45,6 +45,12 @@ def naive_forward(net: InteractionNetwork, x, edge_index, edge_attr):
         y = lin2(relu(lin1(z)))
         return relu(y) if final else y
 
+    def decoder(part, z):
+        dec = net.decoder_of(part)
+        for i in range(1, dec.layers + 1):
+            z = getattr(dec, f"lin{i}")(relu(z) if i > 1 else z)
+        return z.squeeze(-1)
+
     src, dst = edge_index[0].tolist(), edge_index[1].tolist()
     h0 = mlp(net.node_encoder.lin1, net.node_encoder.lin2, x)
     e0 = mlp(net.edge_encoder.lin1, net.edge_encoder.lin2, edge_attr)
@@ -56,9 +62,7 @@ def naive_forward(net: InteractionNetwork, x, edge_index, edge_attr):
         for k, i in enumerate(dst):
             incoming[i] = incoming[i] + e[k]
         h = mlp(nu.lin1, nu.lin2, torch.cat([h, h0, torch.stack(incoming)], dim=1))
-    nodes = mlp(net.node_decoder.lin1, net.node_decoder.lin2, h, final=False).squeeze(-1)
-    edges = mlp(net.edge_decoder.lin1, net.edge_decoder.lin2, e, final=False).squeeze(-1)
-    return nodes, edges
+    return decoder("nodes", h), decoder("edges", e)
 
 
 @pytest.fixture
@@ -67,7 +71,11 @@ def net():
     return InteractionNetwork(hidden=8, steps=3)
 
 
-def test_fast_path_equals_naive_reference_forward_and_gradients(net):
+@pytest.mark.parametrize("decoder, layers", [("separate", 2), ("shared", 3)])
+def test_fast_path_equals_naive_reference_forward_and_gradients(decoder, layers):
+    """Both decoder forms: glassdyn's two 2-layer decoders and the published BOTAN one shared 3-layer decoder."""
+    torch.manual_seed(3)
+    net = InteractionNetwork(hidden=8, steps=3, decoder=decoder, decoder_layers=layers)
     types, box, x, ei, ev = small_graph()
     xt, eit, evt = tensors(types, ei, ev)
     fast = net(xt, eit, evt)
@@ -105,8 +113,11 @@ def test_bf16_autocast_step_tracks_float32(net):
     assert (flat16 - flat32).norm() < 0.1 * flat32.norm()
 
 
-def test_inference_path_equals_training_path(net):
+@pytest.mark.parametrize("decoder, layers", [("separate", 2), ("shared", 3)])
+def test_inference_path_equals_training_path(decoder, layers):
     """Without autograd the network runs chunked and in place; the numbers must not change."""
+    torch.manual_seed(3)
+    net = InteractionNetwork(hidden=8, steps=3, decoder=decoder, decoder_layers=layers)
     types, box, x, ei, ev = small_graph(seed=8)
     xt, eit, evt = tensors(types, ei, ev)
     net.inference_chunk = 97                         # several chunks, the last one partial
@@ -223,3 +234,14 @@ def test_bad_model_file_is_named(tmp_path):
     torch.save({"model": "botan"}, bad)
     with pytest.raises(StorageError, match="missing key"):
         load_trained(bad)
+
+
+def test_model_file_without_decoder_keys_loads_as_separate_two_layer_decoders(tmp_path, net):
+    """model.pt files written before network.decoder/decoder_layers existed keep loading (their defaults)."""
+    _save_model(tmp_path / "old.pt", net)
+    obj = torch.load(tmp_path / "old.pt", weights_only=True)
+    obj["hyperparameters"] = {"hidden": 8, "message_passing_steps": 3}
+    torch.save(obj, tmp_path / "old.pt")
+    trained = load_trained(tmp_path / "old.pt", device="cpu")
+    assert trained.network.hyperparameters() == {"hidden": 8, "message_passing_steps": 3, "decoder": "separate",
+                                                 "decoder_layers": 2}

@@ -133,7 +133,8 @@ def test_train_cell_outputs_and_formats(data, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["loss.csv", "metrics.json", "model.pt"]
     obj = torch.load(out / "model.pt", weights_only=True)
     assert set(MODEL_FILE_KEYS) <= set(obj)
-    assert obj["hyperparameters"] == {"hidden": 16, "message_passing_steps": 2}
+    assert obj["hyperparameters"] == {"hidden": 16, "message_passing_steps": 2, "decoder": "separate",
+                                      "decoder_layers": 2}
     assert obj["graph_cutoff"] == 2.0 and obj["T"] == 0.64 and obj["time_index"] == 1 and obj["time"] == 1.0
     assert obj["p"] == 0.4
     # target statistics of the fit configurations (0–3) only

@@ -112,3 +112,19 @@ def test_after_a_hard_kill_the_rerun_names_unlock(tmp_path):
     unlock = subprocess.run(cmd + ["--unlock"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert unlock.returncode == 0 and "Unlocked working directory" in unlock.stdout + unlock.stderr
     assert not locks.exists() or not any(locks.iterdir())
+
+
+def test_pretrain_from_a_weights_file_replaces_the_pretrain_rule(tmp_path):
+    """models.botan.pretrain: PATH (a published model1.pth or a glassdyn model.pt): no pretrain job; every BOTAN
+    train job reads that file (its content is checked by the train job; a missing file: test_published)."""
+    weights = tmp_path / "model1.pth"
+    weights.write_bytes(b"weights")
+    override = tmp_path / "published.yaml"
+    override.write_text(f"models:\n  botan:\n    pretrain: {weights}\n")
+    res = subprocess.run(SNAKEMAKE + ["results/train/botan/T0.64/t1/model.pt", "-n", "-p", "--configfile",
+                                      "config/laptop.yaml", str(override)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    text = res.stdout + res.stderr
+    assert f"--pretrained {weights}" in text
+    assert "rule pretrain" not in text and "--pretrain " not in text

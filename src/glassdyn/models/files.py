@@ -58,6 +58,8 @@ def describe(obj: dict, path: Path) -> str:
         return f"a training checkpoint (resume state), not a trained model: {hint}"
     if name in FAMILIES:
         return f"a {name} model ({FAMILIES[name].description})"
+    if "decoder.fc1.weight" in obj and "state_dict" not in obj:
+        return "a published BOTAN state dict (pyg_botan .pth): convert it with `glassdyn import-weights`"
     return f"not a glassdyn model file (keys {sorted(obj)[:6]})"
 
 
