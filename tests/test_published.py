@@ -17,13 +17,13 @@ import logging
 import re
 from collections import OrderedDict
 
+import gnn_helpers as gh
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-import gnn_helpers as gh
 from glassdyn import cli
 from glassdyn import config as gcfg
 from glassdyn.gnn import evaluate, train
