@@ -229,7 +229,7 @@ def gnn_folder(folder: Path, family: str, results: Path) -> dict | None:
     model, ck, metrics = folder / "model.pt", folder / "checkpoint.pt", folder / "metrics.json"
     if model.exists():
         try:
-            row.update(_model_identity(read_model_file(model, GNN_FAMILIES)), state="trained")
+            row.update(_model_identity(read_model_file(model, GNN_FAMILIES, user_networks=True)), state="trained")
         except (StorageError, KeyError, TypeError, ValueError) as exc:
             row.update(state="unreadable")
             row["problems"].append(f"{exc if isinstance(exc, StorageError) else f'{model}: lacks {exc}'}; "
@@ -313,10 +313,17 @@ def attach_eval(row: dict, path: Path) -> None:
                n_test=ev["n_test"])
 
 
+def cell_families(results: Path) -> list[str]:
+    """The per-cell graph-network families with files under ``results``: the built-in ones, and users'
+    networks (any other ``train/<name>`` folder: glassdyn.config.families.user_families)."""
+    others = sorted(p.name for p in (results / "train").glob("*") if p.is_dir() and p.name not in FAMILIES)
+    return [*GNN_FAMILIES, *others]
+
+
 def gnn_cells(results: Path) -> list[dict]:
     """Every training folder and eval CSV of the graph-network families, each as the cell its files record."""
     rows = []
-    for family in GNN_FAMILIES:
+    for family in cell_families(results):
         folders = sorted(results.glob(f"train/{family}/T*/t*")) + sorted(results.glob(f"train/{family}/pretrain"))
         evals = {p.relative_to(results / "eval"): p for p in sorted(results.glob(f"eval/{family}/T*/t*.csv"))}
         for folder in (f for f in folders if f.is_dir()):

@@ -44,7 +44,7 @@ from glassdyn import config as gcfg
 from glassdyn.campaign import resources as cluster
 from glassdyn.campaign import targets
 from glassdyn.campaign.workflow import snakefile as workflow_snakefile
-from glassdyn.config.families import FAMILIES, enabled
+from glassdyn.config.families import enabled, family
 from glassdyn.io import storage
 from glassdyn.md.checkpoint import thermo_steps
 from glassdyn.physics.protocol import sampling_plan
@@ -514,7 +514,7 @@ def plan_dict(families: list[Family], fig: dict) -> dict:
 def plan_cli(args, cfg: dict) -> None:
     fams, fig = campaign_plan(cfg, args.benchmark)
     problems: list[str] = []
-    unpriced_models = [m for m in cfg["models"]["enabled"] if FAMILIES[m].kind != "gnn"]
+    unpriced_models = [m for m in cfg["models"]["enabled"] if family(m, cfg).kind != "gnn"]
     if args.check_dag or unpriced_models:  # their job families are counted from the DAG itself
         problems = compare_with_dag(fams, dag_job_counts(cfg=cfg))
     warnings = attach_profile(fams, profile_resources(args.profile)) if args.profile else []

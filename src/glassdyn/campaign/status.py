@@ -41,7 +41,7 @@ ANCHORS_T044 = "BOTAN ≈ 0.95 at t = 0.13; at t = τα = 4120: BOTAN 0.75, Glas
 
 
 def _gnn_models(cfg: dict) -> list[str]:
-    return [m for m in cfg["models"]["enabled"] if m in ("ntgnn", "botan")]
+    return enabled(cfg, "gnn")
 
 
 def expected_cells(cfg: dict) -> list[tuple[str, str, int]] | None:

@@ -8,7 +8,7 @@ appear as :func:`glassdyn.config.temperature_key`, configurations as 4 digits.
 from __future__ import annotations
 
 from glassdyn import config as gcfg
-from glassdyn.config.families import FAMILIES, enabled
+from glassdyn.config.families import enabled, families
 from glassdyn.tglassmlp.states import variant_T_min
 
 
@@ -64,8 +64,9 @@ def md_targets(cfg: dict) -> list[str]:
 
 # --------------------------------------------------------------------------- graph networks
 def gnn_models(cfg: dict) -> list[str]:
-    """Every per-cell graph-network family the campaign may train (the registry's ``gnn`` kind)."""
-    return [name for name, fam in FAMILIES.items() if fam.kind == "gnn"]
+    """Every per-cell graph-network family the campaign may train (the registry's ``gnn`` kind, users'
+    networks of ``cfg`` included)."""
+    return [name for name, fam in families(cfg).items() if fam.kind == "gnn"]
 
 
 def gnn_cells(cfg: dict, T: str) -> list[tuple[str, str, int]]:

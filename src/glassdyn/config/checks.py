@@ -13,7 +13,7 @@ from glassdyn.config.derived import (
     validation_count,
 )
 from glassdyn.config.errors import ConfigError
-from glassdyn.config.families import FAMILIES
+from glassdyn.config.families import FAMILIES, user_families
 
 #: Model families the campaign knows (``models.enabled`` items; each may have a ``models.<name>`` section).
 MODEL_FAMILIES = tuple(FAMILIES)
@@ -91,14 +91,23 @@ def _check_labels_and_graph(cfg: dict) -> None:
 def _check_models(cfg: dict) -> None:
     """Enabled models have settings; a section name that is no model is a typo; pretraining is in the campaign."""
     models = cfg["models"]
+    users = user_families(cfg)
     for name in models:
-        if name != "enabled" and name not in MODEL_FAMILIES and name not in models["enabled"]:
+        if name != "enabled" and name not in MODEL_FAMILIES and name not in models["enabled"] and name not in users:
             near = difflib.get_close_matches(name, MODEL_FAMILIES, n=1, cutoff=0.6)
             hint = f"did you mean '{near[0]}'?" if near else f"models are {', '.join(MODEL_FAMILIES)}"
-            raise ConfigError(f"models.{name}", f"not a model of this campaign ({hint})")
-    for name in models["enabled"]:
+            raise ConfigError(f"models.{name}", f"not a model of this campaign ({hint}; a network of your own "
+                                                "needs `network: module:Class`)")
+    for i, name in enumerate(models["enabled"]):
+        if name not in MODEL_FAMILIES and name not in users:
+            raise ConfigError(f"models.enabled.{i}", f"'{name}' is neither a built-in model "
+                                                     f"({', '.join(MODEL_FAMILIES)}) nor a network of your own "
+                                                     f"(a section models.{name} with `network: module:Class`)")
         if name in GNN_FAMILIES and name not in models:
             raise ConfigError(f"models.{name}", "enabled but has no settings section")
+    for name in models:
+        if name in MODEL_FAMILIES and isinstance(models[name], dict) and "network" in models[name]:
+            raise ConfigError(f"models.{name}.network", "a network of your own needs a name of its own")
     pre = models.get("botan", {}).get("pretrain")
     if "botan" in models["enabled"] and isinstance(pre, str) and not Path(pre).is_file():
         raise ConfigError("models.botan.pretrain", f"weights file '{pre}' does not exist (relative paths are read "

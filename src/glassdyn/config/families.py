@@ -5,6 +5,12 @@ and its own rule file (``workflow/rules/<kind>.smk``); the configuration
 checks, the workflow's target lists, ``plan``, ``status`` and ``predict``
 all read it. Networks are named as ``module:Class`` and imported only where
 they are built (this module needs no torch).
+
+A user's own network joins the same table from the configuration: a
+``models.<name>`` section with ``network: "module:Class"`` (or
+``path/to/file.py:Class``) is a family of kind ``gnn`` (trained and evaluated
+per (T, t) cell like NT-GNN and BOTAN; interface: :mod:`glassdyn.models.user`).
+:func:`families` is the built-in table plus those.
 """
 from __future__ import annotations
 
@@ -37,13 +43,31 @@ MODEL_FILES = {"gnn": "train/{model}/T<T>/t<k>/model.pt", "tglassmlp": "train/tg
                "ogn": "ogn/train/<variant>/<source>/model.pt"}
 
 
-def family(name: str) -> Family:
-    """The family of model ``name``; KeyError names the known ones."""
-    if name not in FAMILIES:
-        raise KeyError(f"unknown model '{name}'; known: {', '.join(FAMILIES)}")
-    return FAMILIES[name]
+#: The kind of every user's network (``models.<name>.network``): one network per (T, t) cell.
+USER_KIND = "gnn"
+
+
+def user_families(cfg: dict) -> dict[str, Family]:
+    """The users' networks of ``cfg``: every ``models.<name>`` section with a ``network`` (``module:Class``)."""
+    return {name: Family(name, USER_KIND, str(m["network"]), f"user network {m['network']}")
+            for name, m in cfg.get("models", {}).items()
+            if name not in FAMILIES and isinstance(m, dict) and "network" in m}
+
+
+def families(cfg: dict | None = None) -> dict[str, Family]:
+    """The built-in families and, with ``cfg``, its users' networks."""
+    return {**FAMILIES, **(user_families(cfg) if cfg is not None else {})}
+
+
+def family(name: str, cfg: dict | None = None) -> Family:
+    """The family of model ``name`` (a user's network when ``cfg`` defines it); KeyError names the known ones."""
+    known = families(cfg)
+    if name not in known:
+        raise KeyError(f"unknown model '{name}'; known: {', '.join(known)}")
+    return known[name]
 
 
 def enabled(cfg: dict, kind: str | None = None) -> list[str]:
     """The families in ``models.enabled`` (of ``kind`` when given), in the configuration's order."""
-    return [m for m in cfg["models"]["enabled"] if kind is None or FAMILIES[m].kind == kind]
+    known = families(cfg)
+    return [m for m in cfg["models"]["enabled"] if kind is None or known[m].kind == kind]

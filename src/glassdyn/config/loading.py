@@ -18,7 +18,6 @@ import yaml
 
 from glassdyn.config.checks import cross_checks
 from glassdyn.config.errors import ConfigError, ConfigFileError
-from glassdyn.config.families import FAMILIES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA_DIR = PACKAGE_DIR / "schemas"
@@ -81,7 +80,9 @@ def schema() -> dict:
         main.setdefault("$defs", {}).update(frag.get("$defs", {}))
         main["required"] = list(dict.fromkeys(main.get("required", []) + frag.get("required", [])))
     main["additionalProperties"] = False
-    main["properties"]["models"]["properties"]["enabled"]["items"] = {"enum": list(FAMILIES)}
+    # built-in names (FAMILIES) or a user's network (models.<name>.network): checked in glassdyn.config.checks
+    main["properties"]["models"]["properties"]["enabled"]["items"] = {"type": "string",
+                                                                      "pattern": "^[A-Za-z][A-Za-z0-9_]*$"}
     return main
 
 

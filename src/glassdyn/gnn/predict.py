@@ -41,6 +41,7 @@ from glassdyn.gnn.trained import gnn_families, load_trained, predict_structure
 from glassdyn.io import structures
 from glassdyn.io.storage import StorageError
 from glassdyn.io.structures import Structure
+from glassdyn.models.files import is_user_network
 
 log = logging.getLogger("glassdyn.predict")
 
@@ -179,7 +180,7 @@ def open_model(path: str | Path, device: str = "cpu"):
             raise StorageError(path, f"this is a training checkpoint (resume state), not a trained model: {hint}")
         if name in _OTHER_MODELS:
             raise StorageError(path, f"this is {_OTHER_MODELS[name]}; {_TAKES}")
-        if name not in PREDICTORS:
+        if name not in PREDICTORS and not is_user_network(obj):
             raise StorageError(path, f"not a glassdyn graph-network model (model = {name!r}, keys "
                                      f"{sorted(obj)[:6]}); {_TAKES}")
     return load_trained(path, device=device)

@@ -100,6 +100,7 @@ from glassdyn.io.provenance import fingerprint, provenance
 from glassdyn.models.device import precision_context, resolve_device, retain_freed_memory
 from glassdyn.models.files import load_torch_dict, save_model_file
 from glassdyn.models.published import convert_state_dict, is_published_state_dict
+from glassdyn.models.user import check_loss_weight
 
 log = logging.getLogger("glassdyn.training")
 
@@ -114,7 +115,7 @@ COMMON_READS = reads("network", "training.seed", "training.validation_fraction",
                      "training.augmentation_group", "training.gradient_clip_norm", "training.precision",
                      "training.ranks", "configurations.n_train", "labels.edge_eval_cutoff", "graph.cutoff", "system")
 READS = COMMON_READS + reads("models.{model}.p", "models.{model}.epochs", "models.{model}.graphs_per_step",
-                             "models.{model}.lr")
+                             "models.{model}.lr", "models.{model}.network", "models.{model}.options")
 #: Pretraining: p = 0 on edges for ``models.<model>.pretrain.epochs``; the main training's p and epochs are not read.
 PRETRAIN_READS = COMMON_READS + reads("models.{model}.graphs_per_step", "models.{model}.lr",
                                       "models.{model}.pretrain")
@@ -287,16 +288,19 @@ def _setup(cfg, model, T, k, label_paths, out_dir, pretrained, pretrain, device,
     fit, val, time_value = load_cell_graphs(cfg, label_paths, T_key, k, st["p"], device)
     stats = target_stats(fit, cfg["network"]["targets"])
     standardise(fit + val, stats)
-    hyper = network_hyperparameters(cfg)
+    hyper = network_hyperparameters(cfg, model)
     torch.manual_seed(seed)
     net = build(model, hyper).to(device)
+    check_loss_weight(net, model, st["p"])
     if pretrained:
         _load_pretrained(net, pretrained, hyper)
     # A decoder the loss never uses gets no gradient; freezing it keeps DDP's bucket logic exact.
-    net.freeze_unused_decoders(decode_mode(st["p"]))
+    if hasattr(net, "freeze_unused_decoders"):
+        net.freeze_unused_decoders(decode_mode(st["p"]))
     opt = torch.optim.Adam([q for q in net.parameters() if q.requires_grad], lr=st["lr"], weight_decay=0.0)
+    # A user's network may have a head the loss does not use (edges at p = 1): DDP then looks for it.
     ddp = net if d.world == 1 else nn.parallel.DistributedDataParallel(
-        net, device_ids=[device.index] if device.type == "cuda" else None)
+        net, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters="network" in hyper)
     precision = cfg["training"]["precision"]
     record = provenance(cfg, [*label_paths, *([pretrained] if pretrained else [])], model=model, T=T_key,
                         time_index=k, stage=stage)
@@ -316,9 +320,13 @@ def _load_pretrained(net: nn.Module, pretrained, hyper: dict) -> None:
     else:
         pre = load_trained(pretrained, device="cpu")
         state, theirs = pre.network.state_dict(), pre.meta["hyperparameters"]
-    if architecture(theirs) != architecture(hyper):
-        raise storage.StorageError(pretrained, f"pretrained network {architecture(theirs)} differs from the "
-                                               f"configured one {architecture(hyper)}; set the `network` section "
+    if "network" in hyper or "network" in theirs:
+        same = theirs == hyper
+    else:
+        same = architecture(theirs) == architecture(hyper)
+    if not same:
+        raise storage.StorageError(pretrained, f"pretrained network {theirs} differs from the "
+                                               f"configured one {hyper}; set the `network` section "
                                                "(hidden, message_passing_steps, decoder, decoder_layers) to match it")
     net.load_state_dict(state)
 

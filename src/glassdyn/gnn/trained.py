@@ -19,6 +19,7 @@ import torch
 from glassdyn.config.families import FAMILIES, family
 from glassdyn.io.storage import StorageError
 from glassdyn.models.files import read_model_file
+from glassdyn.models.user import build_user_model, user_hyperparameters
 from glassdyn.physics.graphs import build_graph, node_inputs
 
 #: Keys every model.pt carries.
@@ -41,7 +42,9 @@ def architecture(hyperparameters: dict) -> dict:
 
 def build(name: str, hyperparameters: dict) -> torch.nn.Module:
     """A fresh network of graph-network family ``name`` (``hidden``, ``message_passing_steps``, ``decoder``,
-    ``decoder_layers``)."""
+    ``decoder_layers``; or ``network`` and ``options`` of a user's network, :mod:`glassdyn.models.user`)."""
+    if "network" in hyperparameters:
+        return build_user_model(hyperparameters)
     fam = family(name)
     if fam.kind != "gnn":
         raise ValueError(f"model '{name}' is a {fam.kind} family, not a per-cell graph network")
@@ -52,8 +55,12 @@ def build(name: str, hyperparameters: dict) -> torch.nn.Module:
                    decoder_layers=h["decoder_layers"])
 
 
-def network_hyperparameters(cfg: dict) -> dict:
-    """The ``network`` section's architecture keys as the hyperparameters a model.pt stores."""
+def network_hyperparameters(cfg: dict, model: str | None = None) -> dict:
+    """What a model.pt stores to rebuild the network of ``model``: the ``network`` section's architecture
+    keys, or, for a user's network (``models.<model>.network``), its class and options."""
+    settings = cfg.get("models", {}).get(model) if model else None
+    if isinstance(settings, dict) and "network" in settings:
+        return user_hyperparameters(settings)
     return architecture(cfg["network"])
 
 
@@ -84,8 +91,10 @@ class Trained:
 
     @property
     def predicts_edges(self) -> bool:
-        """False for a p = 1 (nodes only, NT-GNN) model, whose edge output was never trained (or as
-        ``outputs`` says, see :attr:`predicts_nodes`)."""
+        """False for a p = 1 (nodes only, NT-GNN) model, whose edge output was never trained, for a user's
+        network without edge predictions (or as ``outputs`` says, see :attr:`predicts_nodes`)."""
+        if getattr(self.network, "has_edge_output", True) is False:
+            return False
         if "outputs" in self.meta:
             return "edges" in self.meta["outputs"]
         return float(self.meta["p"]) < 1.0
@@ -107,7 +116,7 @@ def load_trained(path: str | Path, device: str | torch.device | None = None) -> 
     missing, unreadable or lacks a key.
     """
     path = Path(path)
-    obj = read_model_file(path, gnn_families())
+    obj = read_model_file(path, gnn_families(), user_networks=True)
     missing = [k for k in MODEL_FILE_KEYS if k not in obj]
     if missing:
         raise StorageError(path, f"missing key(s) {missing}")

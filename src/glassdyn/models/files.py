@@ -58,18 +58,27 @@ def describe(obj: dict, path: Path) -> str:
         return f"a training checkpoint (resume state), not a trained model: {hint}"
     if name in FAMILIES:
         return f"a {name} model ({FAMILIES[name].description})"
+    if is_user_network(obj):
+        return f"a {name} model (user network {obj['hyperparameters']['network']})"
     if "decoder.fc1.weight" in obj and "state_dict" not in obj:
         return "a published BOTAN state dict (pyg_botan .pth): convert it with `glassdyn import-weights`"
     return f"not a glassdyn model file (keys {sorted(obj)[:6]})"
 
 
-def read_model_file(path: str | Path, families: Iterable[str]) -> dict:
-    """The model file at ``path`` if it is a model of one of ``families``; StorageError saying what it is otherwise."""
+def is_user_network(obj: dict) -> bool:
+    """True for the model file of a user's network (``hyperparameters`` name its ``network``, module:Class)."""
+    return isinstance(obj.get("hyperparameters"), dict) and "network" in obj["hyperparameters"] \
+        and obj.get("model") not in FAMILIES
+
+
+def read_model_file(path: str | Path, families: Iterable[str], user_networks: bool = False) -> dict:
+    """The model file at ``path`` if it is a model of one of ``families`` (or, with ``user_networks``, of a
+    user's network); StorageError saying what it is otherwise."""
     path = Path(path)
     want = list(families)
     obj = load_torch_dict(path)
     name = obj.get("model") if isinstance(obj.get("model"), str) else None
-    if name not in want or "optimizer" in obj:
+    if (name not in want and not (user_networks and is_user_network(obj))) or "optimizer" in obj:
         kinds = sorted({FAMILIES[w].kind for w in want if w in FAMILIES})
         where = ", ".join(f"results/{MODEL_FILES[k]}" for k in kinds)
         raise StorageError(path, f"this is {describe(obj, path)}; a {' or '.join(want)} model is needed here "
