@@ -114,8 +114,9 @@ LOSS_COLUMNS = ["epoch", "train_loss", "val_loss", "val_pearson_nodes", "val_pea
 COMMON_READS = reads("network", "training.seed", "training.validation_fraction", "training.rotation_augmentation",
                      "training.augmentation_group", "training.gradient_clip_norm", "training.precision",
                      "training.ranks", "configurations.n_train", "labels.edge_eval_cutoff", "graph.cutoff", "system")
-READS = COMMON_READS + reads("models.{model}.p", "models.{model}.epochs", "models.{model}.graphs_per_step",
-                             "models.{model}.lr", "models.{model}.network", "models.{model}.options")
+#: The model's whole section: p, epochs, graphs_per_step, lr, and ``network``/``options`` of a user's network
+#: (``pretrain`` too, whose model.pt or weights file is also an input of the job).
+READS = COMMON_READS + reads("models.{model}")
 #: Pretraining: p = 0 on edges for ``models.<model>.pretrain.epochs``; the main training's p and epochs are not read.
 PRETRAIN_READS = COMMON_READS + reads("models.{model}.graphs_per_step", "models.{model}.lr",
                                       "models.{model}.pretrain")
