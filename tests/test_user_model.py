@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import textwrap
 
+import gnn_helpers as gh
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-import gnn_helpers as gh
 from glassdyn import config as gcfg
 from glassdyn.config.families import enabled, family
 from glassdyn.gnn import evaluate, train

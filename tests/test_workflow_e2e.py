@@ -39,10 +39,14 @@ TINY = {
     "parallel": {"mpi_ranks": 1, "omp_threads": 1},
     "temperatures": [{"T": 1.0, "tau_alpha": 1.0, "times": [0.1, 1.0]}],
     "configurations": {"n": 4, "n_train": 3},
-    "models": {"enabled": ["ntgnn", "botan"],
+    "models": {"enabled": ["ntgnn", "botan", "mygnn"],
                "ntgnn": {"p": 1.0, "epochs": 2, "graphs_per_step": 1, "lr": 1.0e-3},
                "botan": {"p": 0.4, "epochs": 2, "graphs_per_step": 1, "lr": 1.0e-3,
-                         "pretrain": {"T": 1.0, "time_index": 1, "epochs": 1}}},
+                         "pretrain": {"T": 1.0, "time_index": 1, "epochs": 1}},
+               # a user's network (examples/pyg_model.py, glassdyn.models.user) in the same cells
+               "mygnn": {"network": f"{ROOT / 'examples' / 'pyg_model.py'}:MyGNN",
+                         "options": {"hidden": 8, "layers": 2}, "p": 0.4, "epochs": 2, "graphs_per_step": 1,
+                         "lr": 1.0e-3}},
     "network": {"hidden": 16, "message_passing_steps": 2},
     "training": {"validation_fraction": 0.34},
 }
@@ -76,8 +80,11 @@ def campaign(tmp_path_factory) -> Path:
 def test_campaign_reaches_its_report(campaign):
     res = campaign / "my results"
     cells = pd.read_csv(res / "report" / "cells.csv")
-    assert set(cells["model"]) >= {"ntgnn", "botan"}
-    assert len(cells[cells["model"].isin(["ntgnn", "botan"])]) == 2 * 2  # 2 models x 2 sampling times
+    assert set(cells["model"]) >= {"ntgnn", "botan", "mygnn"}
+    assert len(cells[cells["model"].isin(["ntgnn", "botan", "mygnn"])]) == 3 * 2  # 3 models x 2 sampling times
+    mine = cells[cells["model"] == "mygnn"]
+    assert np.isfinite(mine["pearson_nodes_mean"]).all() and np.isfinite(mine["pearson_edges_mean"]).all()
+    assert "mygnn" in (res / "report" / "summary.md").read_text()
     assert (res / "report" / "pearson_vs_time.png").stat().st_size > 1000
     assert (res / "physics" / "T1.00" / "dynamics.json").exists()
     ev = pd.read_csv(res / "eval" / "botan" / "T1.00" / "t1.csv")
