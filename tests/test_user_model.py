@@ -138,3 +138,8 @@ def test_two_gloo_ranks_train_a_user_model_in_sync(labels, tmp_path):
     train.train_cell(cfg, "mine", "0.64", 1, labels[:4], tmp_path / "ddp")
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["ranks"] == 2 and metrics["ddp_max_weight_difference"] == 0.0
+
+
+def test_a_slice_with_models_enabled_alone_still_knows_the_user_network():
+    """The report's slice holds models.enabled but not models.mine: the name is a user's (gnn) network."""
+    assert enabled({"models": {"enabled": ["ntgnn", "mine", "tglassmlp"]}}, "gnn") == ["ntgnn", "mine"]

@@ -68,6 +68,11 @@ def family(name: str, cfg: dict | None = None) -> Family:
 
 
 def enabled(cfg: dict, kind: str | None = None) -> list[str]:
-    """The families in ``models.enabled`` (of ``kind`` when given), in the configuration's order."""
+    """The families in ``models.enabled`` (of ``kind`` when given), in the configuration's order.
+
+    A name that is no built-in family is a user's network (kind :data:`USER_KIND`; the configuration checks
+    made sure it has its section), also in a step's slice that holds ``models.enabled`` without that section.
+    """
     known = families(cfg)
-    return [m for m in cfg["models"]["enabled"] if kind is None or known[m].kind == kind]
+    return [m for m in cfg["models"]["enabled"]
+            if kind is None or (known[m].kind if m in known else USER_KIND) == kind]
