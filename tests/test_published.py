@@ -111,6 +111,8 @@ def test_import_weights_then_predict_reproduces_the_published_network(pth, tmp_p
     np.testing.assert_allclose(edges[np.argsort(key)], ref_edges[np.argsort(ref_key)], atol=1e-4)
     assert min(np.std(ref_nodes), np.std(ref_edges)) > 100 * 1e-4    # outputs vary far beyond the tolerance
 
+    rc = cli.main(["predict", str(structure), "--model", str(pth), "--output", "q.h5"])
+    assert rc == 2 and not (tmp_path / "q.h5").exists()     # the .pth itself: "convert it first"
     trained = load_trained(tmp_path / "m.pt", device="cpu")
     assert trained.meta["hyperparameters"] == {"hidden": HIDDEN, "message_passing_steps": 7, "decoder": "shared",
                                                "decoder_layers": 3}

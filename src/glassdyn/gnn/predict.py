@@ -42,6 +42,7 @@ from glassdyn.io import structures
 from glassdyn.io.storage import StorageError
 from glassdyn.io.structures import Structure
 from glassdyn.models.files import is_user_network
+from glassdyn.models.published import is_published_state_dict
 
 log = logging.getLogger("glassdyn.predict")
 
@@ -180,6 +181,9 @@ def open_model(path: str | Path, device: str = "cpu"):
             raise StorageError(path, f"this is a training checkpoint (resume state), not a trained model: {hint}")
         if name in _OTHER_MODELS:
             raise StorageError(path, f"this is {_OTHER_MODELS[name]}; {_TAKES}")
+        if is_published_state_dict(obj):
+            raise StorageError(path, f"this is a published BOTAN state dict (pyg_botan .pth): convert it first with "
+                                     f"`glassdyn import-weights {path} --output model.pt`")
         if name not in PREDICTORS and not is_user_network(obj):
             raise StorageError(path, f"not a glassdyn graph-network model (model = {name!r}, keys "
                                      f"{sorted(obj)[:6]}); {_TAKES}")
