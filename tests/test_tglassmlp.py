@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from glassdyn.io import storage
+from glassdyn.io.tables import SCORE_COLUMNS
 from glassdyn.models import tglassmlp as net
 from glassdyn.physics import heterogeneity as het
 from glassdyn.tglassmlp import transfer
@@ -319,7 +320,8 @@ def test_two_step_training_evaluation_analysis_and_transfer_on_files(tmp_path, l
                                    tmp_path / f"p/T{T}/t{k}.h5", str(states_csv))
             frame = pd.read_csv(csv)
             assert list(frame.columns) == ["model", "T", "time_index", "time", "tau_alpha", "c", "pearson_nodes",
-                                           "pearson_edges"]
+                                           "pearson_edges"] + SCORE_COLUMNS
+            assert (frame["target"] == "bond_breaking").all() and frame["nodes_n"].gt(0).all()
             assert sorted(frame["c"]) == [3, 4] and frame["pearson_edges"].isna().all()
             assert frame["pearson_nodes"].between(-1, 1).all()
             preds.append(str(tmp_path / f"p/T{T}/t{k}.h5"))

@@ -1,9 +1,14 @@
 """Column layouts of the campaign's CSV tables, shared by every model family and the report."""
 from __future__ import annotations
 
+from glassdyn.physics.scoring import SCORE_COLUMNS, moment_columns
+
+__all__ = ["CELL_COLUMNS", "DYNAMICS_COLUMNS", "EVAL_COLUMNS", "SCORE_COLUMNS", "moment_columns"]
+
 #: Columns of the evaluation CSV, in order (shared by every model family).
 #: Evaluation CSV (``eval/{model}/T{T}/t{k}.csv``): one row per test configuration.
 EVAL_COLUMNS = ["model", "T", "time_index", "time", "tau_alpha", "c", "pearson_nodes", "pearson_edges"]
+#: ... followed by :data:`SCORE_COLUMNS` (label judged, its ceiling, the moments for the pooled Pearson).
 
 
 CELL_COLUMNS = ["model", "T", "time_index", "time", "t_over_tau", "n_test", "pearson_nodes_mean",
