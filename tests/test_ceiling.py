@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import math
 
+import gnn_helpers as gh
 import numpy as np
 import pytest
-
-import gnn_helpers as gh
 
 from glassdyn.config import derive_seed
 from glassdyn.io import storage

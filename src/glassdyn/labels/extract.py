@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-
 import scipy.sparse as sp
 
 from glassdyn.config import derive_seed
