@@ -96,6 +96,11 @@ def test_names_and_what_needs_tglassmlp(campaign):
     assert baselines.settings(cfg)["enabled"] == ["neighbours", "density", "epot"]
     cfg["baselines"] = {"enabled": ["epot"], "targets": ["propensity"], "ridge_alphas": [1.0], "alpha": 1e-8}
     assert baselines.model_names(cfg) == ["baseline-epot"]
+    # the step computes what it is given files for: without inherent structures and descriptors, the rest
+    outs = baselines.baselines_rule(campaign[0], "0.64", 0, campaign[2], [], [], campaign[1] / "few")
+    assert [p.parent.parent.name for p in outs] == ["baseline-neighbours", "baseline-density", "baseline-epot",
+                                                    "baseline-neighbours-cb", "baseline-density-cb",
+                                                    "baseline-epot-cb"]
 
 
 def test_features_against_brute_force(campaign):

@@ -28,6 +28,7 @@ every label of ``baselines.targets``: ``baseline-<name>`` on the propensity,
 """
 from __future__ import annotations
 
+from glassdyn.baselines import published
 from glassdyn.baselines.rule import FEATURES, READS, baselines_rule, model_names, needs, settings
 
-__all__ = ["FEATURES", "READS", "baselines_rule", "model_names", "needs", "settings"]
+__all__ = ["FEATURES", "READS", "baselines_rule", "model_names", "needs", "published", "settings"]

@@ -25,10 +25,10 @@ NEEDS_TGLASSMLP = ("epot_is", "ridge")
 SUFFIX = {"propensity": "", "bond_breaking": "-cb"}
 
 #: What the baselines read: the potential and σ_αβ (E_i, first shells), the split and validation share,
-#: τα(T) (the CSV's t/τα), the edge cutoff of the scores, the baselines section and whether tGlassMLP runs.
+#: τα(T) (the CSV's t/τα) and the baselines section. Whether epot_is and ridge run is decided by the
+#: campaign (tGlassMLP on: :func:`settings`) and reaches the step as the files it is given.
 READS = reads("system.epsilon", "system.sigma", "system.cutoff_factor", "system.mass", "labels.bond_a_in",
-              "labels.edge_eval_cutoff", "configurations", "training.validation_fraction",
-              "temperatures[T].tau_alpha", "baselines", "models.enabled")
+              "configurations", "training.validation_fraction", "temperatures[T].tau_alpha", "baselines")
 
 
 def settings(cfg: dict) -> dict:
@@ -48,6 +48,17 @@ def model_names(cfg: dict) -> list[str]:
 
 def needs(cfg: dict, feature: str) -> bool:
     return feature in settings(cfg)["enabled"]
+
+
+def active_features(enabled: list[str], inherent_files, descriptor_files) -> list[str]:
+    """The features of ``enabled`` the step can compute: epot_is with inherent structures, ridge with descriptors."""
+    given = {"epot_is": bool(inherent_files), "ridge": bool(descriptor_files)}
+    skipped = [f for f in enabled if not given.get(f, True)]
+    if skipped:
+        log.info("baselines %s skipped: no %s given", skipped,
+                 " and ".join(w for f, w in (("epot_is", "inherent structures"), ("ridge", "descriptors"))
+                              if f in skipped))
+    return [f for f in enabled if given.get(f, True)]
 
 
 def _index(path: str | Path, attrs: dict) -> int:
@@ -81,21 +92,22 @@ def _by_index(paths) -> dict[int, str]:
     return out
 
 
-def _attach_features(cfg: dict, confs: list[Configuration], inherent_files, descriptor_files) -> None:
+def _attach_features(cfg: dict, enabled: list[str], confs: list[Configuration], inherent_files,
+                     descriptor_files) -> None:
     inherent, descr = _by_index(inherent_files), _by_index(descriptor_files)
     for cf in confs:
         inh = des = None
-        if needs(cfg, "epot_is"):
+        if "epot_is" in enabled:
             if cf.c not in inherent:
                 raise storage.StorageError(f"inherent/c{cf.c:04d}.h5", "no inherent structure given for epot_is")
             inh = storage.read_h5(inherent[cf.c], ["energy", "types"])[0]
             if not np.array_equal(inh["types"], cf.data["types"]):
                 raise storage.StorageError(inherent[cf.c], f"particle types differ from configuration {cf.c}'s labels")
-        if needs(cfg, "ridge"):
+        if "ridge" in enabled:
             if cf.c not in descr:
                 raise storage.StorageError(f"descriptors/c{cf.c:04d}.h5", "no descriptors given for the ridge baseline")
             des = storage.read_h5(descr[cf.c], ["descriptors"])[0]["descriptors"]
-        cf.features = structure_features(settings(cfg)["enabled"], cfg, cf.data, inh, des)
+        cf.features = structure_features(enabled, cfg, cf.data, inh, des)
         if "ridge" in cf.features:
             cf.features["ridge"] = cf.features["ridge"].astype(np.float32)   # the largest array held per configuration
         for k in ("positions", "edge_index", "edge_vectors"):   # not needed once the features exist
@@ -103,14 +115,13 @@ def _attach_features(cfg: dict, confs: list[Configuration], inherent_files, desc
 
 
 def eval_rows(name: str, T_key: str, k: int, tau_alpha: float, model: Linear, feature: str, target: str,
-              test: list[Configuration], label_files: dict[int, str], cutoff: float) -> pd.DataFrame:
+              test: list[Configuration], label_files: dict[int, str]) -> pd.DataFrame:
     """The eval CSV of one baseline: one row per test configuration, scored like the models."""
     rows = []
     for cf in test:
         d = cf.data
-        score = score_row(d["types"], None, None, cf.labels[target],
-                                  model(cf.features[feature]), None, None, cutoff, target,
-                                  read_ceiling(label_files[cf.c], k, target, edges=None))
+        score = score_row(d["types"], None, None, cf.labels[target], model(cf.features[feature]), None, None,
+                          0.0, target, read_ceiling(label_files[cf.c], k, target, edges=None))
         rows.append({"model": name, "T": float(T_key), "time_index": k, "time": float(d["times"][k]),
                      "tau_alpha": tau_alpha, "c": cf.c, **score})
     return pd.DataFrame(rows, columns=EVAL_COLUMNS + SCORE_COLUMNS)
@@ -122,7 +133,8 @@ def baselines_rule(cfg: dict, T: str | float, k: int, label_files: list[str], in
     ``{output_dir}/baseline-<name>/T{T}/t{k}.csv`` for each (the common eval layout)."""
     T_key, k = gcfg.temperature_key(float(T)), int(k)
     cfg = config_slice(cfg, READS, T=T_key)
-    st = settings(cfg)
+    st = cfg["baselines"]
+    enabled = active_features(st["enabled"], inherent_files, descriptor_files)
     tau_alpha = float(gcfg.temperature(cfg, T_key)["tau_alpha"])
     fit_idx, val_idx = gcfg.split_train_validation(cfg)
     test_idx = set(gcfg.test_indices(cfg))
@@ -131,7 +143,7 @@ def baselines_rule(cfg: dict, T: str | float, k: int, label_files: list[str], in
     for cf in confs:
         if gcfg.temperature_key(cf.data["T"]) != T_key:
             raise storage.StorageError(files[cf.c], f"labels at T = {cf.data['T']}, the cell is at T = {T_key}")
-    _attach_features(cfg, confs, inherent_files, descriptor_files)
+    _attach_features(cfg, enabled, confs, inherent_files, descriptor_files)
     fit = [cf for cf in confs if cf.c in fit_idx]
     validation = [cf for cf in confs if cf.c in val_idx]
     test = [cf for cf in confs if cf.c in test_idx]
@@ -140,11 +152,10 @@ def baselines_rule(cfg: dict, T: str | float, k: int, label_files: list[str], in
                          f"the labels given; both are needed")
     out = []
     for target in st["targets"]:
-        for feature in st["enabled"]:
+        for feature in enabled:
             name = f"baseline-{feature}{SUFFIX[target]}"
             model, _ = fit_baseline(feature, target, fit, validation, st["ridge_alphas"], float(st["alpha"]))
-            frame = eval_rows(name, T_key, k, tau_alpha, model, feature, target, test, files,
-                              float(cfg["labels"]["edge_eval_cutoff"]))
+            frame = eval_rows(name, T_key, k, tau_alpha, model, feature, target, test, files)
             log.info("%s T=%s t%d: mean Pearson %.4f over %d test configurations", name, T_key, k,
                      frame["pearson_nodes"].mean(), len(frame))
             out.append(storage.write_csv(Path(output_dir) / name / f"T{T_key}" / f"t{k}.csv", frame))

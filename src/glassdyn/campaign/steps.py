@@ -62,6 +62,7 @@ STEPS: dict[str, Step] = {
     "ogn_rollout": _step(rollout, rollout.READS),
     "ogn_summary": _step(summary, summary.READS),
     "baselines": _step(baselines.rule, baselines.READS),
+    "published_scores": _step(baselines.published, baselines.published.READS),
 }
 
 

@@ -96,13 +96,19 @@ def evaluations_of(cfg: dict, T: str, alone: bool = False) -> list[str]:
     out = [f"{R}/eval/{m}/T{T}/t{k}.csv" for m, _, k in gnn_cells(cfg, T)]
     if enabled(cfg, "tglassmlp") and not alone:
         out += [f"{R}/eval/tglassmlp/T{T}/t{k}.csv" for k in gcfg.time_indices(cfg, T)]
-    return out + baseline_evaluations(cfg, T)
+    return out + baseline_evaluations(cfg, T) + published_evaluations(cfg, T)
 
 
 # --------------------------------------------------------------------------- baselines
 def baseline_evaluations(cfg: dict, T: str) -> list[str]:
     """Eval CSVs of the baselines at T: one per baseline and sampling time (rule ``baselines``)."""
     return [f"{cfg['results']}/eval/{m}/T{T}/t{k}.csv" for m in baselines.model_names(cfg)
+            for k in gcfg.time_indices(cfg, T)]
+
+
+def published_evaluations(cfg: dict, T: str) -> list[str]:
+    """Eval CSVs of the published predictions of imported GlassBench test files at T (rule ``published_scores``)."""
+    return [f"{cfg['results']}/eval/{m}/T{T}/t{k}.csv" for m in baselines.published.model_names(cfg)
             for k in gcfg.time_indices(cfg, T)]
 
 
