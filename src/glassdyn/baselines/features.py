@@ -16,7 +16,7 @@ def shell_counts(types: np.ndarray, edge_index: np.ndarray, r: np.ndarray, cut: 
     return np.stack([np.bincount(dst[sel & (types[src] == t)], minlength=n) for t in (0, 1)], axis=1).astype(float)
 
 
-def particle_energies(positions: np.ndarray, types: np.ndarray, box: np.ndarray, system: dict) -> np.ndarray:
+def particle_energies_all_images(positions: np.ndarray, types: np.ndarray, box: np.ndarray, system: dict) -> np.ndarray:
     """E_i = ½ Σ_j V(r_ij) (ε_AA) over every periodic image within the KA cutoff, so that boxes smaller
     than twice the cutoff (tests, tiny campaigns) count each image like LAMMPS does."""
     table = pair_table(system)
@@ -42,7 +42,7 @@ def structure_features(enabled: list[str], cfg: dict, d: dict, inherent: dict | 
     if "density" in enabled:
         out["density"] = shell_counts(types, d["edge_index"], r, np.full(len(r), np.inf))
     if "epot" in enabled:
-        out["epot"] = particle_energies(d["positions"], types, d["box"], cfg["system"])[:, None]
+        out["epot"] = particle_energies_all_images(d["positions"], types, d["box"], cfg["system"])[:, None]
     if "epot_is" in enabled:
         out["epot_is"] = np.asarray(inherent["energy"], dtype=np.float64)[:, None]
     if "ridge" in enabled:
