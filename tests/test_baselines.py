@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from glassdyn import baselines
-from glassdyn.baselines.features import particle_energies_all_images
-from glassdyn.baselines.features import structure_features
+from glassdyn.baselines.features import particle_energies_all_images, structure_features
 from glassdyn.baselines.fit import fit_linear
 from glassdyn.baselines.rule import SUFFIX
 from glassdyn.io import storage
