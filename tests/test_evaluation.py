@@ -12,7 +12,7 @@ from gnn_helpers import small_config, write_labels
 from glassdyn.gnn.evaluate import evaluate_cell
 from glassdyn.gnn.trained import load_trained, predict_graph
 from glassdyn.io import storage
-from glassdyn.io.tables import EVAL_COLUMNS
+from glassdyn.io.tables import EVAL_COLUMNS, SCORE_COLUMNS
 from glassdyn.models.interaction_network import InteractionNetwork
 from glassdyn.physics.correlation import configuration_scores, edge_mask, node_mask, pearson
 
@@ -69,7 +69,12 @@ def test_evaluate_cell_writes_one_row_per_test_configuration(tmp_path):
                 "p": 0.4}, model_file)
     out = evaluate_cell(cfg, model_file, paths, tmp_path / "eval" / "t1.csv")
     frame = pd.read_csv(out)
-    assert list(frame.columns) == EVAL_COLUMNS
+    assert list(frame.columns) == EVAL_COLUMNS + SCORE_COLUMNS
+    assert (frame["target"] == "propensity").all() and (frame["nodes_n"] == 103).all()   # 128 - 25 B particles
+    # the ceiling of each configuration is the one stored with its labels
+    stored = storage.read_h5(paths[1], ["ceiling/propensity", "ceiling/pair_distance_change"])[0]
+    assert frame["ceiling_nodes"][1] == pytest.approx(stored["ceiling/propensity"][1])
+    assert frame["ceiling_edges"][1] == pytest.approx(stored["ceiling/pair_distance_change"][1])
     assert frame["c"].tolist() == [4, 5]
     assert (frame["model"] == "botan").all() and (frame["time_index"] == 1).all()
     assert frame["time"].tolist() == [1.0, 1.0] and (frame["tau_alpha"] == 1.0).all()

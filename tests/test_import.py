@@ -2,19 +2,25 @@
 from __future__ import annotations
 
 import copy
+import math
 import subprocess
 import sys
 from pathlib import Path
 
 import gnn_helpers as gh
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from glassdyn import config as gcfg
+from glassdyn.baselines import published as published_scores
+from glassdyn.config.derived import GLASSBENCH_PUBLISHED
 from glassdyn.io import published, storage
 from glassdyn.labels import imported as D
 from glassdyn.labels.extract import labels_from_positions
+from glassdyn.md.inherent import inherent_structure
+from glassdyn.physics.correlation import pearson
 from glassdyn.physics.graphs import build_graph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,6 +199,8 @@ def test_dag_starts_at_the_labels(tmp_path, kind):
     cells = len([m for m in cfg["models"]["enabled"] if m in ("ntgnn", "botan")]) * len(TIMES)
     assert counts["dynamics"] == 1 and counts["train"] == cells and counts["evaluate"] == cells
     assert counts.get("pretrain", 0) == (1 if kind == "botan" else 0)
+    assert counts["baselines"] == len(TIMES)                  # one per (T, time): every baseline
+    assert counts.get("published_scores", 0) == (len(TIMES) if kind == "glassbench" else 0)
 
 
 @pytest.mark.slow
@@ -209,6 +217,121 @@ def test_botan_campaign_trains_and_evaluates_without_md(tmp_path):
     results = tmp_path / "results"
     assert not (results / "md").exists()
     cells = (results / "report" / "cells.csv").read_text().splitlines()
-    assert len(cells) == 2 and cells[1].startswith("botan,0.64,1,")
+    models = [row for row in cells[1:] if not row.startswith("baseline-")]
+    assert len(models) == 1 and models[0].startswith("botan,0.64,1,")
+    assert len(cells) == 1 + 1 + 6            # + the baselines neighbours, density, epot on S and on C_B
     summary = (results / "report" / "summary.md").read_text()
     assert "## At a glance" in summary and "MD checks: no replicas.h5 files" in summary
+
+
+# --------------------------------------------------------------------------- GlassBench as published
+GB_TIMES = 10   # md_prop, bb_prop and the predictions: one row per time of the temperature's grid
+
+
+def write_glassbench_published(folder: Path, encoding: tuple[int, int]) -> dict:
+    """Files in the published layout: T{T}/{train,test}/N{N}T{T}_{i}.npz, types in ``encoding`` (A, B),
+    positions wrapped to [−L/2, L/2), inherent and cage positions, predictions on the test file only."""
+    truth = {}
+    rng = np.random.default_rng(encoding[0])
+    for c, i in enumerate(FILE_NUMBERS):
+        types, box, x0 = gh.structure(N, seed=500 + c)
+        L = box[0]
+        centred = np.mod(x0, L) - L / 2                       # published coordinates in [−L/2, L/2)
+        md, bb = rng.random((GB_TIMES, N)), rng.random((GB_TIMES, N))
+        arrays = dict(types=np.where(types == 0, encoding[0], encoding[1]).astype(np.int64),
+                      initial_positions=centred, md_prop=md, bb_prop=bb,
+                      initial_positions_inherent=centred + 0.01 * rng.standard_normal((N, 3)),
+                      initial_positions_cage=centred + 0.02)
+        preds = {}
+        if i >= 401:
+            preds = {"BOTAN": md + 0.3 * rng.standard_normal(md.shape), "SE3": md + 0.1 * rng.standard_normal(md.shape),
+                     "EPOT": -md + 0.5 * rng.standard_normal(md.shape),
+                     "GlassMLP": (bb[:, types == 0] + 0.2 * rng.standard_normal(bb[:, types == 0].shape)).T}
+            arrays.update(preds)
+        sub = folder / "T0.64" / ("train" if i < 401 else "test")
+        sub.mkdir(parents=True, exist_ok=True)
+        np.savez(sub / f"N{N}T0.64_{i}.npz", **arrays)
+        truth[c] = dict(types=types, x0=centred, md=md, bb=bb, preds=preds,
+                        inherent=arrays["initial_positions_inherent"])
+    return truth
+
+
+@pytest.mark.parametrize("encoding", [(0, 1), (1, 2)])
+def test_glassbench_published_layout_imports_with_either_type_encoding(tmp_path, encoding, caplog):
+    truth = write_glassbench_published(tmp_path / "gb", encoding)
+    cfg = campaign("glassbench", tmp_path / "gb", time_files=[3, 6],
+                   published={"BOTAN": "propensity", "SE3": "propensity", "EPOT": "propensity",
+                              "GlassMLP": "bond_breaking"})
+    L = gcfg.box_length(cfg)
+    for c in (0, 4):
+        with caplog.at_level("INFO", logger="glassdyn.datasets"):
+            out = D.import_labels(cfg, "0.64", c, published.source_files(cfg, "0.64", c),
+                                  tmp_path / f"labels/T0.64/c{c:04d}.h5")
+        got, attrs = storage.read_h5(out)
+        t = truth[c]
+        np.testing.assert_array_equal(got["types"], t["types"])              # A = the 80 % majority -> 0
+        assert f"A = {encoding[0]}" in attrs["types_note"] and f"A = {encoding[0]}" in caplog.text
+        np.testing.assert_allclose(got["positions"], np.mod(t["x0"], L), atol=1e-9)   # [−L/2, L/2) -> [0, L)
+        assert got["positions"].min() >= 0 and got["positions"].max() < L
+        np.testing.assert_allclose(got["inherent_positions"], np.mod(t["inherent"], L), atol=1e-9)
+        assert "cage_positions" in got
+        np.testing.assert_allclose(got["propensity"], t["md"][[3, 6]], rtol=1e-6)
+        np.testing.assert_allclose(got["bond_breaking"], t["bb"][[3, 6]], rtol=1e-6)
+        if c == 4:   # the test file carries the predictions; an (N_A, n_t) one is scattered onto the A particles
+            np.testing.assert_allclose(got["published/SE3"], t["preds"]["SE3"][[3, 6]], rtol=1e-6)
+            a = t["types"] == 0
+            np.testing.assert_allclose(got["published/GlassMLP"][:, a], t["preds"]["GlassMLP"].T[[3, 6]], rtol=1e-6)
+            assert np.isnan(got["published/GlassMLP"][:, ~a]).all()
+            assert attrs["published"] == ["BOTAN", "EPOT", "GlassMLP", "SE3"]
+        else:
+            assert not any(k.startswith("published/") for k in got) and attrs["published"] == []
+
+
+def test_glassbench_published_predictions_score_as_written(tmp_path):
+    truth = write_glassbench_published(tmp_path / "gb", (1, 2))
+    cfg = campaign("glassbench", tmp_path / "gb", time_files=[3, 6],
+                   published={"SE3": "propensity", "EPOT": "propensity", "GlassMLP": "bond_breaking"})
+    path = D.import_labels(cfg, "0.64", 4, published.source_files(cfg, "0.64", 4), tmp_path / "labels/T0.64/c0004.h5")
+    assert published_scores.model_names(cfg) == ["published-SE3", "published-EPOT", "published-GlassMLP"]
+    outs = published_scores.published_rule(cfg, "0.64", 1, [str(path)], tmp_path / "eval")
+    assert [p.parent.parent.name for p in outs] == published_scores.model_names(cfg)
+    t, a = truth[4], truth[4]["types"] == 0
+    for name, want in (("SE3", pearson(t["preds"]["SE3"][6][a], t["md"][6][a])),
+                       ("EPOT", pearson(t["preds"]["EPOT"][6][a], t["md"][6][a])),
+                       ("GlassMLP", pearson(t["preds"]["GlassMLP"].T[6], t["bb"][6][a]))):
+        row = pd.read_csv(tmp_path / "eval" / f"published-{name}" / "T0.64" / "t1.csv").iloc[0]
+        assert row["pearson_nodes"] == pytest.approx(want, abs=1e-6) and row["c"] == 4 and row["nodes_n"] == a.sum()
+        assert math.isnan(row["ceiling_nodes"])    # no replicas in GlassBench: no ceiling
+    assert pd.read_csv(outs[1])["pearson_nodes"].iloc[0] < -0.5      # EPOT anticorrelated: kept as written
+    # a prediction the file does not hold is named with what to do
+    bad = copy.deepcopy(cfg)
+    bad["source"]["published"] = {"CAGE": "propensity"}
+    with pytest.raises(storage.StorageError, match="no published prediction 'CAGE'.*source.published"):
+        published_scores.published_rule(bad, "0.64", 1, [str(path)], tmp_path / "eval2")
+
+
+def test_inherent_rule_takes_the_published_inherent_structure(tmp_path, laptop_config):
+    truth = write_glassbench_published(tmp_path / "gb", (0, 1))
+    cfg = campaign("glassbench", tmp_path / "gb", time_files=[3, 6])
+    path = D.import_labels(cfg, "0.64", 0, published.source_files(cfg, "0.64", 0), tmp_path / "labels/T0.64/c0000.h5")
+    out = inherent_structure(cfg, path, tmp_path / "inherent.h5")
+    got, attrs = storage.read_h5(out)
+    L = gcfg.box_length(cfg)
+    np.testing.assert_allclose(got["positions"], np.mod(truth[0]["inherent"], L), atol=1e-9)   # not minimised again
+    assert attrs["iterations"] == 0 and "published" in attrs["minimizer"]["min_style"]
+
+
+def test_glassbench_types_need_a_majority(tmp_path):
+    with pytest.raises(storage.StorageError, match="3 distinct values"):
+        published.glassbench_types(np.array([0, 1, 2, 0]), tmp_path / "x.npz")
+    with pytest.raises(storage.StorageError, match="equally frequent"):
+        published.glassbench_types(np.array([1, 2, 1, 2]), tmp_path / "x.npz")
+    t, note = published.glassbench_types(np.array([2, 2, 2, 2, 1]), tmp_path / "x.npz")
+    assert t.tolist() == [0, 0, 0, 0, 1] and "A = 2" in note
+
+
+def test_glassbench_config_is_valid_with_the_published_time_grids():
+    cfg = gcfg.load(ROOT / "config.yaml", ROOT / "config" / "glassbench.yaml")
+    assert [t["T"] for t in cfg["temperatures"]] == [0.44, 0.50, 0.56, 0.64]
+    assert all(len(t["times"]) == GB_TIMES and t["times"][6] == t["tau_alpha"] for t in cfg["temperatures"])
+    assert gcfg.source_settings(cfg)["published"] == GLASSBENCH_PUBLISHED

@@ -9,6 +9,7 @@ import reference_kernels as ref
 
 from glassdyn.io import storage
 from glassdyn.labels.extract import extract_labels, label_settings, labels_from_positions
+from glassdyn.physics import ceiling
 from glassdyn.physics.heterogeneity import chi4
 from glassdyn.physics.neighbors import neighbor_pairs
 from glassdyn.physics.observables import (
@@ -37,6 +38,10 @@ LABELS_H5 = {  # docs/architecture.md: name -> (dtype, shape given N, E, n_t, R)
     "nonaffine": ("float32", lambda N, E, T, R: (T, N)),
     "fs_A": ("float64", lambda N, E, T, R: (R, T)),
     "msd_A": ("float64", lambda N, E, T, R: (R, T)),
+    # the label reproducibility ceiling (glassdyn.physics.ceiling): per label, S = the distinct half-splits used
+    **{f"ceiling/{name}{suffix}": ("float64", shape) for name in ("propensity", "bond_breaking", "pair_distance_change")
+       for suffix, shape in (("", lambda N, E, T, R: (T,)), ("_moments", lambda N, E, T, R: (T, 6)),
+                             ("_split_r", lambda N, E, T, R: (T, len(ceiling.half_splits(R, 16, 0)))))},
 }
 
 

@@ -41,7 +41,9 @@ def test_totals_match_a_hand_count(small):
     f = by_name(fams)
     jobs = {k: v.jobs for k, v in f.items()}
     assert jobs == {"equilibrate": 12, "replicas": 12, "labels": 12, "dynamics": 2, "pretrain": 1, "train": 12,
-                    "evaluate": 12, "report": 1}
+                    "evaluate": 12, "baselines": 6, "report": 1}
+    # baselines: one job per (T, time), 1.6 core-s per configuration at N = 4096, ∝ N
+    assert f["baselines"].hours == pytest.approx(6 * 6 * 1.6 * 256 / 4096 / 3600)
     # MD: N · steps / rate. Equilibration steps (10 + 20 + 3 τα)/dt: 79,500 at T = 0.64, 33,000 at T = 1.
     assert f["equilibrate"].hours == pytest.approx(6 * 256 * (79_500 + 33_000) / 2e6 / 3600)
     assert f["equilibrate"].by_temperature["0.64"] == pytest.approx(6 * 256 * 79_500 / 2e6 / 3600)
@@ -151,5 +153,5 @@ def test_cli(small, tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("| job family | jobs |") and "| equilibrate | 12 | core-h |" in out
     data = json.loads((tmp_path / "plan.json").read_text())
-    assert data["totals"]["jobs"] == 64
+    assert data["totals"]["jobs"] == 70           # 64 + 6 baselines jobs
     storage.write_json(tmp_path / "x.json", {})

@@ -7,10 +7,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
-from glassdyn.campaign import report
+from glassdyn.campaign import references, report
 from glassdyn.cli import main as cli_main
 from glassdyn.io import storage
+from glassdyn.physics import scoring
+from glassdyn.physics.correlation import pearson
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TEMPS = {"0.44": (4120.0, [0.13, 130.0, 4120.0]), "0.64": (16.5, [0.1, 1.65, 16.5])}
@@ -121,3 +124,56 @@ def test_cli_report(tmp_path):
                    "--output-dir", str(tmp_path / "report")])
     assert rc == 0
     assert len(pd.read_csv(tmp_path / "report" / "cells.csv")) == 6
+
+
+def _scored_evaluations(root):
+    """Eval CSVs with the score columns, from real samples: models, a baseline on C_B and a published row."""
+    rng = np.random.default_rng(5)
+    samples, paths = {}, []
+    for model, target in (("botan", "propensity"), ("tglassmlp", "bond_breaking"), ("baseline-epot", "propensity"),
+                          ("baseline-ridge-cb", "bond_breaking"), ("published-SE3", "propensity")):
+        rows = []
+        for c in range(400, 404):
+            y = c - 400 + rng.standard_normal(60)              # configurations with different label means
+            x = 0.5 * y + rng.standard_normal(60)
+            h1, h2 = y + rng.standard_normal(60), y + rng.standard_normal(60)
+            types = np.zeros(60, np.int8)
+            ceiling = {"nodes": 0.8 + 0.01 * (c - 400), "nodes_moments": scoring.moments(h1, h2)}
+            row = scoring.score_row(types, None, None, y, x, None, None, 1.35, target, ceiling)
+            rows.append({"model": model, "T": 0.64, "time_index": 2, "time": 16.5, "tau_alpha": 16.5, "c": c, **row})
+            samples.setdefault(model, []).append((x, y, h1, h2))
+        p = root / "eval" / model / "T0.64" / "t2.csv"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows).to_csv(p, index=False)
+        paths.append(p)
+    return paths, samples
+
+
+def test_pooled_pearson_ceiling_and_reference_rows(tmp_path):
+    evals, samples = _scored_evaluations(tmp_path)
+    old = _evaluations(tmp_path / "old", models=("ntgnn",))   # eval CSVs without the score columns still read
+    cfg = {"temperatures": CAMPAIGN, "models": {"enabled": ["ntgnn", "botan", "tglassmlp"]}}
+    out = report.make_report(cfg, evals + old, _dynamics(tmp_path), tmp_path / "report")
+    cells = pd.read_csv(out["cells"], dtype={"T": str})
+    assert list(cells.columns) == report.CELL_COLUMNS
+    for model, data in samples.items():
+        r = cells[(cells.model == model) & (cells["T"] == "0.64")].iloc[0]
+        x, y = np.concatenate([d[0] for d in data]), np.concatenate([d[1] for d in data])
+        assert r.pooled_pearson_nodes == pytest.approx(pearson(x, y), abs=1e-9)
+        assert r.pearson_nodes_mean == pytest.approx(np.mean([pearson(a, b) for a, b, *_ in data]))
+        assert r.ceiling_nodes == pytest.approx(0.815)
+        assert r.ceiling_nodes_std == pytest.approx(np.std([0.80, 0.81, 0.82, 0.83], ddof=1))
+        h1, h2 = np.concatenate([d[2] for d in data]), np.concatenate([d[3] for d in data])
+        assert r.pooled_ceiling_nodes == pytest.approx(scoring.spearman_brown(pearson(h1, h2)), abs=1e-9)
+        assert r.target == ("bond_breaking" if model in ("tglassmlp", "baseline-ridge-cb") else "propensity")
+    legacy = cells[cells.model == "ntgnn"]
+    assert legacy["pooled_pearson_nodes"].isna().all() and (legacy["target"] == "propensity").all()
+    md = out["summary"].read_text()
+    assert "label ceiling" in md and "baseline-epot" in md and "published-SE3" in md and "pooled" in md
+    glance = md.split("## Prediction accuracy")[0]        # the opening: one line per (T, label) for the references
+    assert "- propensity at T = 0.64, t = 16.5: label ceiling 0.815; best baseline baseline-epot" in glance
+    assert "best published published-SE3" in glance and "- baseline-epot at" not in glance
+    assert out["pearson"].read_bytes()[:8] == PNG
+    w, h = Image.open(out["pearson"]).size
+    assert h > w / 2          # two rows of panels (propensity, C_B) for two temperatures
+    assert references.default_target("baseline-epot-cb") == "bond_breaking"

@@ -27,11 +27,11 @@ pytestmark = pytest.mark.slow
 
 ALL_AT_T1 = {"replicas": 6, "labels": 6, "dynamics": 1, "tglassmlp_states": 1, "train": 6, "evaluate": 6,
              "tglassmlp_distill": 1, "tglassmlp_train": 4, "tglassmlp_evaluate": 6, "report": 1,
-             "tglassmlp_analysis": 1, "tglassmlp_transfer": 1}
+             "tglassmlp_analysis": 1, "tglassmlp_transfer": 1, "baselines": 3}
 TGLASSMLP_TRAINING = {"tglassmlp_distill": 1, "tglassmlp_train": 4, "tglassmlp_evaluate": 6, "report": 1,
                       "tglassmlp_analysis": 1, "tglassmlp_transfer": 1}
 LABELS_AND_AFTER = {"labels": 12, "dynamics": 2, "pretrain": 1, "tglassmlp_states": 1, "train": 12, "evaluate": 12,
-                    **TGLASSMLP_TRAINING}
+                    "baselines": 6, **TGLASSMLP_TRAINING}
 GNN_ALL = {"pretrain": 1, "train": 12, "evaluate": 12, "report": 1}
 
 #: edit (dotted key -> new value) -> jobs scheduled per rule. T1 is T = 1.0 (6 configurations, 3 times);
@@ -59,11 +59,13 @@ MATRIX = {
     "training.time_indices": ({"training.time_indices": [0, 1]},
                               {"tglassmlp_states": 1, **TGLASSMLP_TRAINING, "tglassmlp_evaluate": 4}),
     "labels.bond_a_in": ({"labels.bond_a_in": 1.3}, LABELS_AND_AFTER),
-    "labels.edge_eval_cutoff": ({"labels.edge_eval_cutoff": 1.3}, GNN_ALL),
+    "labels.edge_eval_cutoff": ({"labels.edge_eval_cutoff": 1.3}, LABELS_AND_AFTER),   # the ceiling judges its pairs
     "tglassmlp.analysis": ({"tglassmlp.analysis.c_grid": 5}, {"tglassmlp_analysis": 1}),
     "tglassmlp.schedule": ({"tglassmlp.schedule.phase2": [[5, 4.0e-5]]}, TGLASSMLP_TRAINING),
     "ogn.training.lr": ({"ogn.training.lr": 2e-3}, {"ogn_train": 2, "ogn_rollout": 2, "ogn_summary": 1}),
     "dynamics.bootstrap": ({"dynamics.bootstrap": 500}, {"dynamics": 2, "report": 1}),
+    "baselines.ridge_alphas": ({"baselines.ridge_alphas": [0.1, 1.0]}, {"baselines": 6, "report": 1}),
+    "labels.ceiling_splits": ({"labels.ceiling_splits": 8}, LABELS_AND_AFTER),
 }
 
 

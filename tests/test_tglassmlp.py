@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from glassdyn.io import storage
+from glassdyn.io.tables import SCORE_COLUMNS
 from glassdyn.models import tglassmlp as net
 from glassdyn.physics import heterogeneity as het
 from glassdyn.tglassmlp import transfer
@@ -23,7 +24,7 @@ from glassdyn.tglassmlp.data import (
     mean_bond_breaking,
 )
 from glassdyn.tglassmlp.evaluate import evaluate_rule
-from glassdyn.tglassmlp.fitting import build_model, fit, load_member, predict, score
+from glassdyn.tglassmlp.fitting import MODEL_NAME, build_model, fit, load_member, predict, score
 from glassdyn.tglassmlp.large_system import large_system_rule, tiled_configuration
 from glassdyn.tglassmlp.states import state_table, states_rule, time_of_c
 from glassdyn.tglassmlp.train import train_member
@@ -107,6 +108,36 @@ def test_network_size_attention_and_per_particle_independence():
     assert not torch.allclose(model(S, net.state_features(0.9, 0.3)), out)
     net.mse_loss(out, torch.zeros(40)).backward()
     assert model.attention.grad.abs().sum() > 0
+
+
+def test_state_standardisation_is_an_affine_reparametrisation(tmp_path):
+    """Scaled state inputs give the function of an unscaled network whose first MLP1/MLP2 layers absorb the map;
+    a member saved without the scaling buffers loads with the identity."""
+    torch.manual_seed(1)
+    model = net.TGlassMLP(12)
+    states = torch.stack([net.state_features(T, c) for T in (0.64, 1.0) for c in (1.0, 0.994, 0.927)])
+    model.set_state_scaling(states)
+    assert torch.allclose(model.state_shift, states.mean(dim=0))
+    assert torch.all(model.state_scale[3:] < 0.1)          # c, c², c³ span a few hundredths
+    plain = net.TGlassMLP(12)
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("state_")}, strict=False)
+    with torch.no_grad():
+        for seq in (plain.mlp1, plain.mlp2):
+            first = seq[0]
+            b = first.bias - first.weight @ (model.state_shift / model.state_scale)
+            first.weight.copy_(first.weight / model.state_scale)
+            first.bias.copy_(b)
+    S = torch.randn(30, 12)
+    for s in states:
+        np.testing.assert_allclose(plain(S, s).detach().numpy(), model(S, s).detach().numpy(), rtol=1e-4, atol=1e-5)
+    # an old member file (no state_shift/state_scale) is read as it was trained: identity scaling
+    old = {k: v for k, v in plain.state_dict().items() if not k.startswith("state_")}
+    meta = {"n_descriptors": 12, "network": {"mlp1": [6, 6], "mlp2": [7, 7], "mlp2_out": 4, "bottleneck": 2,
+                                             "hidden": [10, 10]}}
+    torch.save({"model": MODEL_NAME, "state_dict": old, **meta}, tmp_path / "old.pt")
+    loaded, _ = load_member(tmp_path / "old.pt")
+    assert torch.equal(loaded.state_shift, torch.zeros(6)) and torch.equal(loaded.state_scale, torch.ones(6))
+    np.testing.assert_allclose(loaded(S, states[0]).detach().numpy(), plain(S, states[0]).detach().numpy(), rtol=1e-6)
 
 
 # --------------------------------------------------------------------------- state points
@@ -319,7 +350,8 @@ def test_two_step_training_evaluation_analysis_and_transfer_on_files(tmp_path, l
                                    tmp_path / f"p/T{T}/t{k}.h5", str(states_csv))
             frame = pd.read_csv(csv)
             assert list(frame.columns) == ["model", "T", "time_index", "time", "tau_alpha", "c", "pearson_nodes",
-                                           "pearson_edges"]
+                                           "pearson_edges"] + SCORE_COLUMNS
+            assert (frame["target"] == "bond_breaking").all() and frame["nodes_n"].gt(0).all()
             assert sorted(frame["c"]) == [3, 4] and frame["pearson_edges"].isna().all()
             assert frame["pearson_nodes"].between(-1, 1).all()
             preds.append(str(tmp_path / f"p/T{T}/t{k}.h5"))

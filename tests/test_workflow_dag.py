@@ -41,6 +41,7 @@ def test_paper_campaign_dag_builds_in_seconds():
     assert counts["train"] == 2 * 29
     assert counts["evaluate"] == counts["train"]
     assert counts["dynamics"] == 3
+    assert counts["baselines"] == 29          # one per (T, sampling time), every baseline at once
     assert elapsed < 120
 
 

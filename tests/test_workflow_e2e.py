@@ -90,6 +90,11 @@ def test_campaign_reaches_its_report(campaign):
     ev = pd.read_csv(res / "eval" / "botan" / "T1.00" / "t1.csv")
     assert list(ev["c"]) == [3]  # the test configuration, never trained on
     assert np.isfinite(ev["pearson_nodes"]).all() and np.isfinite(ev["pearson_edges"]).all()
+    # issue 15: both Pearson definitions, the label ceiling and the baselines in every campaign
+    assert {"baseline-neighbours", "baseline-density", "baseline-epot", "baseline-epot-cb"} <= set(cells["model"])
+    botan = cells[cells["model"] == "botan"]
+    for col in ("pooled_pearson_nodes", "pooled_pearson_edges", "ceiling_nodes", "ceiling_edges"):
+        assert np.isfinite(botan[col]).all(), col
 
 
 def test_md_and_label_files_are_complete_and_physical(campaign):

@@ -5,6 +5,7 @@ import os
 import shlex
 import sys
 
+from glassdyn import baselines
 from glassdyn import config as gcfg
 from glassdyn.campaign import launchers, resources, steps, targets
 from glassdyn.campaign.failures import failure_summary

@@ -40,6 +40,7 @@ from typing import Iterable
 
 import yaml
 
+from glassdyn import baselines
 from glassdyn import config as gcfg
 from glassdyn.campaign import resources as cluster
 from glassdyn.campaign import targets
@@ -208,7 +209,8 @@ def campaign_plan(cfg: dict, benchmarks: Iterable[str | Path] = ()) -> tuple[lis
     """
     fig = figures(cfg, benchmarks)
     fams = _md_families(cfg, fig) if targets.source_kind(cfg) == "md" else [_import_family(cfg, fig)]
-    fams += [_dynamics_family(cfg, fig), *_gnn_families(cfg, fig), _report_family(cfg, fig)]
+    fams += [_dynamics_family(cfg, fig), *_gnn_families(cfg, fig), *_reference_families(cfg, fig),
+             _report_family(cfg, fig)]
     return [f for f in fams if f.jobs > 0], fig
 
 
@@ -325,6 +327,24 @@ def _train_job(f: Family, T: str, jobs: int, graph_epochs: float, tf: dict, cfg:
     f.memory_gb = tf["memory_gb"]
     f.gpu_memory_gb = max(f.gpu_memory_gb, tf["act_gb"] * mc["graphs_per_step"] if tf["gpu"] else 0.0)
     return jobs * tf["per_graph_cpu"] * graph_epochs / 3600
+
+
+def _reference_families(cfg: dict, fig: dict) -> list[Family]:
+    """Rules ``baselines`` (every configuration read and fitted, per (T, time)) and ``published_scores``
+    (test configurations, GlassBench only), priced per configuration read."""
+    per_conf = fig["baselines_core_seconds_per_configuration"] * cfg["system"]["n_particles"] / _N_REF / 3600
+    base = Family("baselines", 0, note=f"{len(baselines.model_names(cfg))} baseline rows fitted per (T, t)")
+    pub = Family("published_scores", 0, note="published GlassBench predictions scored")
+    n_conf, n_test = cfg["configurations"]["n"], len(gcfg.test_indices(cfg))
+    for T in gcfg.temperature_keys(cfg):
+        k = len(gcfg.time_indices(cfg, T))
+        if baselines.model_names(cfg):
+            _add(base, T, k, n_conf * per_conf, n_conf * per_conf)
+        if baselines.published.model_names(cfg):
+            _add(pub, T, k, 0.1 * n_test * per_conf, 0.1 * n_test * per_conf)
+    base.memory_gb = cluster.baselines_memory_mb(cfg) * _GB_PER_MB
+    pub.memory_gb = cluster.memory_mb(cfg, cluster.PROCESS_BYTES) * _GB_PER_MB
+    return [base, pub]
 
 
 def _report_family(cfg: dict, fig: dict) -> Family:

@@ -9,9 +9,13 @@ layout, so a new family appears without changes here) and any set of
 
 - ``cells.csv``: one row per (model, T, time_index): time, t/τα, n_test and
   mean / sample standard deviation over test configurations of the Pearson
-  correlations on nodes (A particles) and edges (A–A pairs, r < 1.35);
-- ``pearson_vs_time.png``: Pearson vs t/τα (log x), one panel per T, one
-  colour and marker per model, nodes solid and edges dashed (BOTAN Fig. 8);
+  correlations on nodes (A particles) and edges (A–A pairs, r < 1.35), then
+  the label judged, the pooled Pearson and the label ceiling
+  (:mod:`glassdyn.campaign.references`); ``baseline-*`` and ``published-*`` rows are
+  eval CSVs like any model's;
+- ``pearson_vs_time.png``: Pearson vs t/τα (log x), one row of panels per
+  label, one panel per T, one colour and marker per model, nodes solid and
+  edges dashed (BOTAN Fig. 8), the ceiling as a band;
 - ``fs.png``: F_s^A(k, t) vs t/τα, one colour per T;
 - ``summary.md``: the cells table, τα per T and the MD checks.
 """
@@ -27,15 +31,13 @@ import numpy as np
 import pandas as pd
 
 from glassdyn import config as cfgmod
+from glassdyn.campaign import references
 from glassdyn.campaign.status import overview_markdown
 from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
 from glassdyn.io.tables import CELL_COLUMNS, DYNAMICS_COLUMNS, EVAL_COLUMNS
 
 log = logging.getLogger(__name__)
-
-_MARKERS = "osD^v<>pPX*h"
-
 
 def _read_csv(path: str | Path, columns: list[str]) -> pd.DataFrame:
     path = Path(path)
@@ -57,9 +59,9 @@ def read_evaluations(paths) -> pd.DataFrame:
     for p in paths:
         df = _read_csv(p, EVAL_COLUMNS)
         df["pearson_edges"] = pd.to_numeric(df["pearson_edges"], errors="coerce")
-        frames.append(df)
+        frames.append(references.complete_score_columns(df))
     if not frames:
-        return pd.DataFrame(columns=EVAL_COLUMNS)
+        return references.complete_score_columns(pd.DataFrame(columns=EVAL_COLUMNS))
     df = pd.concat(frames, ignore_index=True)
     df["T"] = [cfgmod.temperature_key(float(t)) for t in df["T"]]
     return df
@@ -78,6 +80,7 @@ def cell_table(evaluations: pd.DataFrame) -> pd.DataFrame:
             "t_over_tau": time / tau if tau > 0 else float("nan"), "n_test": int(len(g)),
             "pearson_nodes_mean": nodes.mean(), "pearson_nodes_std": nodes.std(ddof=1),
             "pearson_edges_mean": edges.mean(), "pearson_edges_std": edges.std(ddof=1),
+            **references.pooled_and_ceiling(g),
         })
     return pd.DataFrame(rows, columns=CELL_COLUMNS)
 
@@ -125,36 +128,10 @@ def _save(fig, path: Path) -> None:
 
 
 def plot_pearson(cells: pd.DataFrame, models: list[str], path: Path) -> Path:
-    """Pearson correlation vs t/τα (log x): one panel per T, nodes solid, edges dashed."""
-    plt = _plt()
-    temps = sorted(set(cells["T"]), key=float) if not cells.empty else []
-    fig, axes = plt.subplots(1, max(1, len(temps)), figsize=(4.4 * max(1, len(temps)), 3.8), squeeze=False,
-                             sharey=True, constrained_layout=True)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, T in zip(axes[0], temps):
-        sub = cells[cells["T"] == T]
-        for mi, model in enumerate(models):
-            g = sub[sub["model"] == model].sort_values("t_over_tau")
-            if g.empty:
-                continue
-            style = {"color": colours[mi % len(colours)], "marker": _MARKERS[mi % len(_MARKERS)], "ms": 5,
-                     "capsize": 2}
-            ax.errorbar(g["t_over_tau"], g["pearson_nodes_mean"], yerr=g["pearson_nodes_std"].fillna(0),
-                        ls="-", label=f"{model} nodes", **style)
-            if g["pearson_edges_mean"].notna().any():
-                ax.errorbar(g["t_over_tau"], g["pearson_edges_mean"], yerr=g["pearson_edges_std"].fillna(0),
-                            ls="--", mfc="none", label=f"{model} edges", **style)
-        ax.set_xscale("log")
-        ax.set_xlabel(r"$t/\tau_\alpha$")
-        ax.set_title(f"T = {T}")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("Pearson correlation (A particles / A–A pairs)")
-    if not temps:
-        axes[0][0].text(0.5, 0.5, "no evaluations", ha="center", va="center", transform=axes[0][0].transAxes)
-    _save(fig, path)
-    plt.close(fig)
-    return path
+    """Pearson correlation vs t/τα (log x): one row of panels per label judged, one panel per T, nodes solid,
+    edges dashed, the label ceiling as a band, baselines and published models as thin lines
+    (:func:`glassdyn.campaign.references.plot_pearson`)."""
+    return references.plot_pearson(_plt(), cells, models, path, _save)
 
 
 def plot_fs(dynamics: list[dict], path: Path) -> Path:
@@ -202,10 +179,15 @@ def summary_markdown(cells: pd.DataFrame, dynamics: list[dict]) -> str:
     if cells.empty:
         parts.append("No evaluations yet.")
     else:
+        parts += ["Nodes: A particles; edges: A–A pairs. *mean* = mean over test configurations of the "
+                  "per-configuration Pearson (pcc_mean), *pooled* = Pearson over all test particles (pcc_all). "
+                  + references.SUMMARY_NOTE, ""]
         parts.append(_md_table(
-            ["model", "T", "k", "t", "t/τα", "n_test", "nodes", "± std", "edges", "± std"],
-            [[r.model, r.T, int(r.time_index), r.time, r.t_over_tau, int(r.n_test), r.pearson_nodes_mean,
-              r.pearson_nodes_std, r.pearson_edges_mean, r.pearson_edges_std] for r in cells.itertuples()]))
+            ["model", "label", "T", "k", "t", "t/τα", "n_test", "nodes mean", "± std", "pooled", "ceiling",
+             "edges mean", "± std", "pooled", "ceiling"],
+            [[r.model, r.target, r.T, int(r.time_index), r.time, r.t_over_tau, int(r.n_test), r.pearson_nodes_mean,
+              r.pearson_nodes_std, r.pooled_pearson_nodes, r.ceiling_nodes, r.pearson_edges_mean,
+              r.pearson_edges_std, r.pooled_pearson_edges, r.ceiling_edges] for r in cells.itertuples()]))
     parts += ["", "## Relaxation time τα (F_s^A at k = 2π)", ""]
     if not dynamics:
         parts.append("No dynamics yet.")

@@ -187,3 +187,10 @@ def tglassmlp_training_bytes(cfg: dict) -> float:
 def descriptors_memory_mb(cfg: dict, attempt: int = 1) -> int:
     """Memory of one descriptors job: the process plus ``chunk_pairs`` pairs of ~100 B in flight."""
     return memory_mb(cfg, 1.0e9 + 100.0 * cfg["tglassmlp"]["descriptors"]["chunk_pairs"], attempt)
+
+
+def baselines_memory_mb(cfg: dict, attempt: int = 1) -> int:
+    """Rule ``baselines``: every configuration's features (the descriptors, float32) and labels held at once."""
+    n_desc = 4 * 3 * len(cfg.get("tglassmlp", {}).get("descriptors", {}).get("lengths", [0] * 11))
+    per_particle = 4.0 * n_desc + 200.0
+    return memory_mb(cfg, 1.0e9 + cfg["configurations"]["n"] * cfg["system"]["n_particles"] * per_particle, attempt)

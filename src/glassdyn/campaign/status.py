@@ -31,6 +31,7 @@ import pandas as pd
 from glassdyn import config as gcfg
 from glassdyn.campaign import inventory, targets
 from glassdyn.campaign import resources as cluster
+from glassdyn.campaign.references import glance_lines, is_reference
 from glassdyn.config.families import enabled
 from glassdyn.io import storage
 
@@ -289,10 +290,13 @@ def overview_markdown(cfg: dict, cells: pd.DataFrame, dynamics: list[dict], figu
         out.append("Accuracy near τα (mean test Pearson on A particles, the cell closest to t = τα):")
         out.append("")
         for (model, T), g in cells.groupby(["model", "T"], sort=True):
+            if is_reference(model):   # baselines and published predictions: one line per (T, label) below
+                continue
             r = g.iloc[int(np.argmin(np.abs(np.log(g["t_over_tau"].astype(float).clip(lower=1e-12)))))]
             edges = f", edges {r.pearson_edges_mean:.3f}" if math.isfinite(float(r.pearson_edges_mean)) else ""
             out.append(f"- {model} at T = {T}, t = {r.time:g} (t/τα = {r.t_over_tau:.2g}): "
                        f"nodes {r.pearson_nodes_mean:.3f}{edges}")
+        out += glance_lines(cells)   # label ceiling and best baseline per (T, label) (glassdyn.campaign.references)
         if "0.44" in set(cells["T"]):
             out.append(f"- published at T = 0.44: {ANCHORS_T044}")
         out.append("")
@@ -317,7 +321,7 @@ def overview_markdown(cfg: dict, cells: pd.DataFrame, dynamics: list[dict], figu
     have = {(r.model, r.T, int(r.time_index)) for r in cells.itertuples()} if not cells.empty else set()
     missing = [] if expected is None else [c for c in expected if c not in have]
     nan_cells = [] if cells.empty else [f"{r.model} T{r.T} t{r.time_index}" for r in cells.itertuples()
-                                        if not math.isfinite(float(r.pearson_nodes_mean))
+                                        if not is_reference(r.model) and not math.isfinite(float(r.pearson_nodes_mean))
                                         and not math.isfinite(float(r.pearson_edges_mean))]
     missing_T = sorted(set(gcfg.temperature_keys(cfg)) - {d["T"] for d in dynamics}, key=float)
     out += ["", "Missing:", ""]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from glassdyn import baselines
 from glassdyn.campaign import report
 from glassdyn.config.slices import Reads, slice_json
 from glassdyn.gnn import evaluate as gnn_evaluate
@@ -60,6 +61,8 @@ STEPS: dict[str, Step] = {
     "ogn_train": _step(ogn_train, ogn_train.READS),
     "ogn_rollout": _step(rollout, rollout.READS),
     "ogn_summary": _step(summary, summary.READS),
+    "baselines": _step(baselines.rule, baselines.READS),
+    "published_scores": _step(baselines.published, baselines.published.READS),
 }
 
 

@@ -7,6 +7,7 @@ appear as :func:`glassdyn.config.temperature_key`, configurations as 4 digits.
 """
 from __future__ import annotations
 
+from glassdyn import baselines
 from glassdyn import config as gcfg
 from glassdyn.config.families import enabled, families
 from glassdyn.tglassmlp.states import variant_T_min
@@ -101,7 +102,37 @@ def evaluations_of(cfg: dict, T: str, alone: bool = False) -> list[str]:
     out = [f"{R}/eval/{m}/T{T}/t{k}.csv" for m, _, k in gnn_cells(cfg, T)]
     if enabled(cfg, "tglassmlp") and not alone:
         out += [f"{R}/eval/tglassmlp/T{T}/t{k}.csv" for k in gcfg.time_indices(cfg, T)]
-    return out
+    return out + baseline_evaluations(cfg, T) + published_evaluations(cfg, T)
+
+
+# --------------------------------------------------------------------------- baselines
+def baseline_evaluations(cfg: dict, T: str) -> list[str]:
+    """Eval CSVs of the baselines at T: one per baseline and sampling time (rule ``baselines``)."""
+    return [f"{cfg['results']}/eval/{m}/T{T}/t{k}.csv" for m in baselines.model_names(cfg)
+            for k in gcfg.time_indices(cfg, T)]
+
+
+def published_evaluations(cfg: dict, T: str) -> list[str]:
+    """Eval CSVs of the published predictions of imported GlassBench test files at T (rule ``published_scores``)."""
+    return [f"{cfg['results']}/eval/{m}/T{T}/t{k}.csv" for m in baselines.published.model_names(cfg)
+            for k in gcfg.time_indices(cfg, T)]
+
+
+def baseline_labels(cfg: dict, T: str) -> list[str]:
+    """The labels a baseline at T is fitted (training configurations) and scored (test ones) on."""
+    return all_labels(cfg, T)
+
+
+def baseline_inherent(cfg: dict, T: str) -> list[str]:
+    """Inherent structures of every configuration at T when ``epot_is`` is on (tGlassMLP makes them)."""
+    if not baselines.needs(cfg, "epot_is"):
+        return []
+    return [f"{cfg['results']}/inherent/T{T}/c{conf(c)}.h5" for c in range(cfg["configurations"]["n"])]
+
+
+def baseline_descriptors(cfg: dict, T: str) -> list[str]:
+    """tGlassMLP descriptors of every configuration at T when the ``ridge`` baseline is on."""
+    return descriptors_of(cfg, T, range(cfg["configurations"]["n"])) if baselines.needs(cfg, "ridge") else []
 
 
 # --------------------------------------------------------------------------- tGlassMLP

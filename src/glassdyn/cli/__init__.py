@@ -5,7 +5,7 @@ step declares it reads (``--params`` JSON: its rerun trigger) and execution
 settings as options. A person can call the same subcommands with
 ``--config override.yaml`` instead (merged over the defaults, cut to the same
 slice). One module per family: :mod:`~glassdyn.cli.md`, :mod:`~glassdyn.cli.labels`,
-:mod:`~glassdyn.cli.gnn`, :mod:`~glassdyn.cli.tglassmlp`, :mod:`~glassdyn.cli.ogn`,
+:mod:`~glassdyn.cli.gnn`, :mod:`~glassdyn.cli.tglassmlp`, :mod:`~glassdyn.cli.ogn`, :mod:`~glassdyn.cli.baselines`,
 :mod:`~glassdyn.cli.campaign`, :mod:`~glassdyn.cli.tools`.
 """
 from __future__ import annotations
@@ -14,11 +14,11 @@ import argparse
 import logging
 import sys
 
-from glassdyn.cli import campaign, gnn, labels, md, ogn, tglassmlp, tools
+from glassdyn.cli import baselines, campaign, gnn, labels, md, ogn, tglassmlp, tools
 from glassdyn.config import ConfigError, ConfigFileError
 
 #: Subcommand modules, in the order ``glassdyn --help`` lists them.
-MODULES = (md, labels, gnn, tglassmlp, ogn, campaign, tools)
+MODULES = (md, labels, gnn, tglassmlp, ogn, baselines, campaign, tools)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -94,8 +94,13 @@ SOURCE_PATTERNS = {
 #: GlassBench array names of the per-time labels (each (n_t, N)) -> labels.h5 names.
 GLASSBENCH_KEYS = {"propensity": "md_prop", "bond_breaking": "bb_prop"}
 
+#: GlassBench test files' published predictions -> the label each is scored against (Roadmap, Jung et al. 2023:
+#: every method predicts the propensity md_prop; SBO, SBO_CG, DEN, EPOT, PSI6 are structural baselines).
+GLASSBENCH_PUBLISHED = {name: "propensity" for name in
+                        ("BOTAN", "CAGE", "GlassMLP", "SE3", "SBO", "SBO_CG", "DEN", "EPOT", "PSI6")}
+
 SOURCE_DEFAULTS = {"kind": "md", "path": None, "pattern": None, "first_index": 1, "file_indices": None,
-                   "time_files": None, "box_length": None, "glassbench_keys": GLASSBENCH_KEYS}
+                   "time_files": None, "box_length": None, "glassbench_keys": GLASSBENCH_KEYS, "published": None}
 
 
 def source_settings(cfg: dict) -> dict:
@@ -104,6 +109,8 @@ def source_settings(cfg: dict) -> dict:
     out.update({k: v for k, v in (cfg.get("source") or {}).items() if v is not None})
     if out["kind"] != "md" and out["pattern"] is None:
         out["pattern"] = SOURCE_PATTERNS[out["kind"]]
+    if out["published"] is None:
+        out["published"] = dict(GLASSBENCH_PUBLISHED) if out["kind"] == "glassbench" else {}
     return out
 
 

@@ -4,7 +4,8 @@ Per test configuration, ρ over the A particles (nodes, Ŝ_i against S_i) and
 over the A–A pairs with |r_ij(0)| < ``labels.edge_eval_cutoff`` (edges, Ê_ij
 against E_ij). The evaluation CSV has one row per test configuration with
 columns ``model, T, time_index, time, tau_alpha, c, pearson_nodes,
-pearson_edges`` (docs/architecture.md); the log gives the averages.
+pearson_edges`` (docs/architecture.md), then :data:`glassdyn.io.tables.SCORE_COLUMNS`
+(label judged, its ceiling, the moments for the pooled Pearson); the log gives the averages.
 """
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from glassdyn import config as gcfg
 from glassdyn.config.slices import config_slice, reads
 from glassdyn.gnn.trained import load_trained, predict_graph
 from glassdyn.io import storage
-from glassdyn.io.tables import EVAL_COLUMNS
-from glassdyn.physics.correlation import configuration_scores
+from glassdyn.io.tables import EVAL_COLUMNS, SCORE_COLUMNS
+from glassdyn.labels.ceiling import read_ceiling
+from glassdyn.physics.scoring import score_row
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +66,15 @@ def evaluate_cell(cfg: dict, model_file: str | Path, label_paths: list[str | Pat
         if d["c"] not in test:
             raise storage.StorageError(path, f"configuration {d['c']} is not a test configuration")
         pred = predict_graph(trained, d["types"], d["edge_index"], d["edge_vectors"])
-        rn, re = configuration_scores(d["types"], d["edge_index"], d["edge_vectors"], d["propensity"], pred["nodes"],
-                                      d["pair_distance_change"], pred["edges"], cutoff)
+        # the Pearson, plus the moments for pooling and the configuration's ceiling (glassdyn.physics.scoring)
+        score = score_row(d["types"], d["edge_index"], d["edge_vectors"], d["propensity"], pred["nodes"],
+                          d["pair_distance_change"], pred["edges"], cutoff, "propensity",
+                          read_ceiling(path, k, "propensity"))
+        rn, re = score["pearson_nodes"], score["pearson_edges"]
         rows.append({"model": meta["model"], "T": float(T_key), "time_index": k, "time": float(d["times"][k]),
-                     "tau_alpha": tau_alpha, "c": d["c"], "pearson_nodes": rn, "pearson_edges": re})
+                     "tau_alpha": tau_alpha, "c": d["c"], **score})
         log.info("%s c=%d: pearson nodes %.4f, edges %.4f", meta["model"], d["c"], rn, re)
-    frame = pd.DataFrame(rows, columns=EVAL_COLUMNS)
+    frame = pd.DataFrame(rows, columns=EVAL_COLUMNS + SCORE_COLUMNS)
     with np.errstate(all="ignore"):
         log.info("%s T=%s t=%s (index %d): mean over %d test configurations: nodes %.4f, edges %.4f",
                  meta["model"], T_key, frame["time"].iloc[0] if len(frame) else "?", k, len(frame),

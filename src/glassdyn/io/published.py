@@ -58,17 +58,59 @@ def read_botan_npz(path: str | Path, box_length: float = BOTAN_BOX_LENGTH, time:
     }
 
 
-def read_glassbench_npz(path: str | Path, box_length: float = BOTAN_BOX_LENGTH,
-                        keys: dict | None = None, require_labels: bool = True) -> dict:
-    """One configuration of a GlassBench-style ``.npz`` (Jung et al. roadmap data).
+def glassbench_types(types: np.ndarray, path: str | Path) -> tuple[np.ndarray, str]:
+    """Types mapped to A = 0, B = 1, and how: GlassBench readers report 0/1 or 1/2 encodings, so A is the
+    value held by the majority (80 %) of the particles, whatever the two values are."""
+    values, counts = np.unique(np.asarray(types), return_counts=True)
+    if len(values) != 2:
+        raise StorageError(path, f"'types' holds {len(values)} distinct values {values.tolist()}; a binary "
+                                 "(Kob–Andersen A/B) mixture has two")
+    a = values[np.argmax(counts)]
+    b = values[np.argmin(counts)]
+    if counts.max() == counts.min():
+        raise StorageError(path, f"types {values.tolist()} are equally frequent: cannot tell A (the 80 % majority) "
+                                 "from B")
+    note = (f"types {values.tolist()}: A = {a.item()} ({counts.max()} of {len(types)}, "
+            f"{100.0 * counts.max() / len(types):.1f} %), B = {b.item()}")
+    return (np.asarray(types) != a).astype(np.int8), note
 
-    Holds ``types`` (N,), ``initial_positions`` (N, 3) and per-time labels, by
-    default ``md_prop`` (propensity S_i(t)) and ``bb_prop`` (bond-breaking
-    C_B^i(t)), each (n_t, N) (an (N, n_t) array is transposed). No replica
-    positions: pair-distance changes cannot be computed. ``inherent_positions``
-    is returned when the file has ``initial_positions_inherent``. Returns
-    ``types``, ``box``, ``initial_positions`` and one (n_t, N) array per label
-    (``require_labels=False`` accepts a file without labels: a bare structure).
+
+def _per_time(a: np.ndarray, n: int, n_a: int, a_mask: np.ndarray, path, key: str) -> np.ndarray:
+    """A per-time, per-particle array as (n_t, N): (n_t, N) or (N, n_t) as given; (n_t, N_A) or (N_A, n_t)
+    (A particles only, in file order) scattered to the A particles with NaN for B; (N,) or (N_A,) as one time."""
+    a = np.asarray(a, dtype=np.float32)
+    if a.ndim == 1:
+        a = a[None]
+    if a.ndim != 2:
+        raise StorageError(path, f"'{key}' has shape {a.shape}; expected (n_t, {n}) or (n_t, {n_a})")
+    for width in (n, n_a):
+        if width in a.shape:
+            a = a if a.shape[1] == width else a.T
+            if width == n:
+                return a
+            full = np.full((a.shape[0], n), np.nan, np.float32)
+            full[:, a_mask] = a
+            return full
+    raise StorageError(path, f"'{key}' has shape {a.shape}; expected (n_t, {n}) or (n_t, {n_a})")
+
+
+def read_glassbench_npz(path: str | Path, box_length: float = BOTAN_BOX_LENGTH,
+                        keys: dict | None = None, require_labels: bool = True,
+                        published: list[str] | tuple = ()) -> dict:
+    """One configuration of a GlassBench ``.npz`` (Zenodo 10.5281/zenodo.10118191, Jung et al. roadmap data).
+
+    Holds ``types`` (N,) (0/1 or 1/2: A is the majority value,
+    :func:`glassbench_types`), ``initial_positions`` (N, 3) (wrapped to
+    [−L/2, L/2) in the published files), per-time labels ``md_prop``
+    (propensity S_i(t)) and ``bb_prop`` (bond breaking C_B^i(t)), each
+    (n_t, N) (an (N, n_t) array is transposed), and where present
+    ``initial_positions_inherent`` (N, 3), ``initial_positions_cage`` (N, 3)
+    (configurations 1–100 and 401–500 only) and, on test files, the published
+    models' predictions (``published``: names such as BOTAN, SE3, DEN; each
+    (n_t, N)). No replica positions: pair-distance changes cannot be computed.
+    Returns ``types``, ``box``, ``initial_positions``, one (n_t, N) array per
+    label, ``inherent_positions``, ``cage_positions``, ``published`` {name:
+    (n_t, N)} and ``type_note`` (``require_labels=False``: a bare structure).
     """
     path = Path(path)
     keys = dict(GLASSBENCH_KEYS if keys is None else keys)
@@ -81,29 +123,29 @@ def read_glassbench_npz(path: str | Path, box_length: float = BOTAN_BOX_LENGTH,
             if missing or (require_labels and not present):
                 raise StorageError(path, f"missing {missing or [*keys.values()]}; a GlassBench file has types (N,), "
                                          f"initial_positions (N, 3) and at least one of {list(keys.values())} (n_t, N)")
-            types, x0 = f["types"], f["initial_positions"]
+            types, x0 = f["types"], np.asarray(f["initial_positions"], dtype=np.float64)
             arrays = {name: np.asarray(f[key], dtype=np.float32) for name, key in present.items()}
-            inherent = f["initial_positions_inherent"] if "initial_positions_inherent" in f.files else None
-            times = f["times"] if "times" in f.files else None
+            extra_keys = (("inherent_positions", "initial_positions_inherent"),
+                          ("cage_positions", "initial_positions_cage"), ("times", "times"))
+            extra = {name: np.asarray(f[key], dtype=np.float64) for name, key in extra_keys if key in f.files}
+            preds = {name: np.asarray(f[name]) for name in published if name in f.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise StorageError(path, f"not a readable .npz file ({exc})") from exc
     n = len(types)
     if types.ndim != 1 or x0.shape != (n, 3):
         raise StorageError(path, f"bad shapes: types {types.shape}, initial_positions {x0.shape}")
-    if not set(np.unique(types).tolist()) <= {0, 1}:
-        raise StorageError(path, f"types must be 0 (A) or 1 (B), found {np.unique(types).tolist()}")
-    out = {"types": types.astype(np.int8), "box": np.full(3, float(box_length)),
-           "initial_positions": x0.astype(np.float64)}
+    for name in ("inherent_positions", "cage_positions"):
+        if name in extra and extra[name].shape != (n, 3):
+            raise StorageError(path, f"'{name}' has shape {extra[name].shape}; expected ({n}, 3)")
+    span = x0.max(axis=0) - x0.min(axis=0)
+    if np.any(span > float(box_length) * (1 + 1e-6)):
+        raise StorageError(path, f"initial_positions span {np.round(span, 4).tolist()}, more than the box "
+                                 f"{float(box_length):.5f}; set source.box_length (or system.n_particles/density)")
+    t, note = glassbench_types(types, path)
+    out = {"types": t, "box": np.full(3, float(box_length)), "initial_positions": x0, "type_note": note, **extra}
     for name, a in arrays.items():
-        if a.ndim == 1:
-            a = a[None]
-        if a.ndim != 2 or n not in a.shape:
-            raise StorageError(path, f"'{keys[name]}' has shape {a.shape}; expected (n_t, {n})")
-        out[name] = a if a.shape[1] == n else a.T
-    if inherent is not None:
-        out["inherent_positions"] = np.asarray(inherent, dtype=np.float64)
-    if times is not None:
-        out["times"] = np.asarray(times, dtype=np.float64)
+        out[name] = _per_time(a, n, int((t == 0).sum()), t == 0, path, keys[name])
+    out["published"] = {name: _per_time(a, n, int((t == 0).sum()), t == 0, path, name) for name, a in preds.items()}
     return out
 
 

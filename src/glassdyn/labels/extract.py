@@ -10,10 +10,14 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
+from glassdyn.config import derive_seed
 from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
 from glassdyn.io.provenance import provenance
+from glassdyn.physics import ceiling
+from glassdyn.physics.correlation import edge_mask
 from glassdyn.physics.neighbors import neighbor_pairs, wrap
 from glassdyn.physics.observables import (
     bond_breaking,
@@ -31,9 +35,10 @@ log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- one configuration
-#: What the labels read: the graph cutoff, the bond and relative-motion radii, k of F_s, and σ_αβ (bonds).
+#: What the labels read: the graph cutoff, the bond and relative-motion radii, k of F_s, and σ_αβ (bonds);
+#: the ceiling (glassdyn.physics.ceiling) judges the A–A pairs below edge_eval_cutoff over ceiling_splits splits.
 READS = reads("system.sigma", "graph.cutoff", "labels.bond_a_in", "labels.bond_a_out",
-              "labels.relative_motion_cutoff", "labels.k")
+              "labels.relative_motion_cutoff", "labels.k", "labels.edge_eval_cutoff", "labels.ceiling_splits")
 
 
 def label_settings(cfg: dict) -> dict:
@@ -46,22 +51,35 @@ def label_settings(cfg: dict) -> dict:
         "relative_motion_cutoff": float(lab["relative_motion_cutoff"]),
         "k": float(lab["k"]),
         "sigma": {k: float(v) for k, v in cfg["system"]["sigma"].items()},
+        "edge_eval_cutoff": float(lab["edge_eval_cutoff"]),
+        "ceiling_splits": int(lab["ceiling_splits"]),
     }
 
 
-def labels_from_positions(types: np.ndarray, box: np.ndarray, positions0: np.ndarray, positions: np.ndarray,
-                          times: np.ndarray, cfg: dict) -> dict[str, np.ndarray]:
-    """All datasets of ``labels/T{T}/c{c}.h5`` (docs/architecture.md) for one configuration.
+def per_replica_labels(dr: np.ndarray, r_t: np.ndarray, r0: np.ndarray, bond_target: np.ndarray,
+                       kept: np.ndarray, a_mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Each replica's own value of every label over the judged particles (the ceiling's input).
 
-    ``types`` (N,) (A = 0, B = 1), ``box`` (3,), ``positions0`` (N, 3) the
-    t = 0 frame, ``positions`` (R, n_t, N, 3) unwrapped, ``times`` (n_t,).
-    One sampling time is processed at a time; pair distances are evaluated
-    once per unordered pair and shared by E_ij, E_ji and the bond count.
+    ``dr`` (R, N, 3) displacements; ``r_t`` (R, E) and ``r0`` (E,) the
+    distances at t and at t = 0 of the judged (A–A) pairs;
+    ``bond_target`` (B,) the particle i of each t = 0 bond and ``kept`` (R, B)
+    whether it is still within a_out σ_αβ. Returns (R, M) arrays:
+    ``propensity`` |Δr_i|, ``bond_breaking`` n_i(t)/n_i(0) (1 without bonds),
+    ``pair_distance_change`` |r_ij(t)| − |r_ij(0)|; their replica means are the labels.
     """
-    st = label_settings(cfg)
-    types = np.asarray(types).astype(np.int8)
-    box = np.asarray(box, dtype=np.float64)
-    x0 = np.asarray(positions0, dtype=np.float64)
+    n = len(a_mask)
+    n0 = np.bincount(bond_target, minlength=n).astype(np.float64)
+    count = sp.csr_matrix((np.ones(len(bond_target)), (np.arange(len(bond_target)), bond_target)),
+                          shape=(len(bond_target), n))
+    nt = np.asarray((count.T @ kept.T.astype(np.float64)).T)
+    cb = np.where(n0 > 0, nt / np.maximum(n0, 1.0), 1.0)
+    return {"propensity": np.sqrt(np.einsum("rnk,rnk->rn", dr[:, a_mask], dr[:, a_mask])),
+            "bond_breaking": cb[:, a_mask],
+            "pair_distance_change": r_t - r0}
+
+
+def _check_inputs(types: np.ndarray, box: np.ndarray, x0: np.ndarray, positions: np.ndarray, times) -> None:
+    """ValueError naming what is inconsistent in the inputs of :func:`labels_from_positions`."""
     n_rep, n_t, n, _ = positions.shape
     if x0.shape != (n, 3) or types.shape != (n,) or len(times) != n_t:
         raise ValueError(f"inconsistent shapes: types {types.shape}, positions0 {x0.shape}, "
@@ -72,6 +90,25 @@ def labels_from_positions(types: np.ndarray, box: np.ndarray, positions0: np.nda
     if np.any(np.abs(first) > 0.5 * box):
         raise ValueError("displacements at the first sampling time exceed half the box: the stored positions "
                          "are not unwrapped consistently with the t = 0 frame")
+
+
+def labels_from_positions(types: np.ndarray, box: np.ndarray, positions0: np.ndarray, positions: np.ndarray,
+                          times: np.ndarray, cfg: dict) -> dict[str, np.ndarray]:
+    """All datasets of ``labels/T{T}/c{c}.h5`` (docs/architecture.md) for one configuration.
+
+    ``types`` (N,) (A = 0, B = 1), ``box`` (3,), ``positions0`` (N, 3) the
+    t = 0 frame, ``positions`` (R, n_t, N, 3) unwrapped, ``times`` (n_t,).
+    One sampling time is processed at a time; pair distances are evaluated
+    once per unordered pair and shared by E_ij, E_ji and the bond count.
+    The ceiling of S, C_B and E (``ceiling/*``, :mod:`glassdyn.physics.ceiling`) judges what evaluation
+    judges (A particles, A–A edges below ``labels.edge_eval_cutoff``) over seeded half-splits of the replicas.
+    """
+    st = label_settings(cfg)
+    types = np.asarray(types).astype(np.int8)
+    box = np.asarray(box, dtype=np.float64)
+    x0 = np.asarray(positions0, dtype=np.float64)
+    n_rep, n_t, n, _ = positions.shape
+    _check_inputs(types, box, x0, positions, times)
 
     sigma_max = max(st["sigma"].values())
     r_max = max(st["cutoff"], st["a_in"] * sigma_max, st["relative_motion_cutoff"])
@@ -93,6 +130,9 @@ def labels_from_positions(types: np.ndarray, box: np.ndarray, positions0: np.nda
     bond_candidates = np.flatnonzero(dist < cut_in)
     nn = np.flatnonzero(dist <= st["relative_motion_cutoff"])
     a_mask = types == 0
+    judged = np.flatnonzero(graph)[edge_mask(types, edge_index, edge_vectors, st["edge_eval_cutoff"])]
+    splits = ceiling.half_splits(n_rep, st["ceiling_splits"], derive_seed("ceiling", n_rep))
+    per_time = []
 
     out = {
         "propensity": np.empty((n_t, n), np.float32),
@@ -117,6 +157,10 @@ def labels_from_positions(types: np.ndarray, box: np.ndarray, positions0: np.nda
         out["nonaffine"][t] = nonaffine(dr, i[nn], j[nn], vec[nn])
         out["fs_A"][:, t] = self_intermediate_scattering(dr, st["k"], a_mask)
         out["msd_A"][:, t] = mean_squared_displacement(dr, a_mask)
+        if splits:
+            kept = r_t_half[:, half_of[bc]] < cut_out[bc]
+            per_time.append(ceiling.time_point(
+                per_replica_labels(dr, r_t_half[:, half_of[judged]], dist[judged], i[bc], kept, a_mask), splits))
 
     return {
         "types": types,
@@ -126,6 +170,7 @@ def labels_from_positions(types: np.ndarray, box: np.ndarray, positions0: np.nda
         "edge_index": edge_index,
         "edge_vectors": edge_vectors,
         **out,
+        **ceiling.ceiling_datasets(per_time, len(splits)),
     }
 
 

@@ -83,17 +83,22 @@ def import_botan(cfg: dict, T: str | float, c: int, files: list[str | Path], out
 
 
 def import_glassbench(cfg: dict, T: str | float, c: int, file: str | Path, output: str | Path) -> Path:
-    """Labels of one configuration from a GlassBench-style file: node labels only.
+    """Labels of one configuration from a GlassBench file: node labels only.
 
-    Writes the labels.h5 layout minus what needs replica positions:
+    Adds ``inherent_positions`` and ``cage_positions`` (wrapped into [0, L))
+    when the file has them, and ``published/<NAME>`` (n_t, N) for each
+    prediction of ``source.published`` the file holds (test files), at the
+    campaign's time indices. Writes the labels.h5 layout minus what needs replica positions:
     ``pair_distance_change``, ``relative_motion``, ``nonaffine``, ``fs_A`` and
     ``msd_A`` are absent, so only node models (NT-GNN, p = 1) can train on it
     and the per-temperature dynamics (F_s, τα, χ4) cannot be computed.
     """
 
     src = gcfg.source_settings(cfg)
-    d = read_glassbench_npz(file, box_length=gcfg.source_box_length(cfg), keys=src["glassbench_keys"])
+    d = read_glassbench_npz(file, box_length=gcfg.source_box_length(cfg), keys=src["glassbench_keys"],
+                            published=list(src["published"] or {}))
     _check_particles(cfg, Path(file), len(d["types"]))
+    log.info("%s: %s", file, d["type_note"])
     times = np.asarray(gcfg.temperature(cfg, T)["times"], dtype=np.float64)
     ks = gcfg.time_files(cfg, T)
     out = {"types": d["types"], "box": d["box"], "positions": wrap(d["initial_positions"], d["box"]), "times": times}
@@ -106,14 +111,20 @@ def import_glassbench(cfg: dict, T: str | float, c: int, file: str | Path, outpu
                                      f"time index {max(ks)} at T = {T}; list the dataset's times in "
                                      "temperatures[].times or pick columns with source.time_files")
         out[name] = d[name][ks]
-    if "inherent_positions" in d:
-        out["inherent_positions"] = wrap(d["inherent_positions"], d["box"])
+    for name in ("inherent_positions", "cage_positions"):
+        if name in d:
+            out[name] = wrap(d[name], d["box"])
+    for name, a in d["published"].items():   # the published models' predictions (test files)
+        if max(ks) >= a.shape[0]:
+            raise StorageError(file, f"'{name}' has {a.shape[0]} times but the campaign needs time index {max(ks)}")
+        out[f"published/{name}"] = a[ks]
     edge_index, edge_vectors = build_graph(d["initial_positions"], d["box"], float(cfg["graph"]["cutoff"]))
     out["edge_index"], out["edge_vectors"] = edge_index, edge_vectors
     attrs = {"T": float(T), "c": int(c), "source": "glassbench", "source_files": [str(file)],
              "file_number": gcfg.file_number(cfg, c), "time_files": ks, "cutoff": float(cfg["graph"]["cutoff"]),
              "absent": ["pair_distance_change", "relative_motion", "nonaffine", "fs_A", "msd_A"]
-             + [n for n in GLASSBENCH_KEYS if n not in d]}
+             + [n for n in GLASSBENCH_KEYS if n not in d], "types_note": d["type_note"],
+             "published": sorted(d["published"])}
     log.info("%s: from GlassBench file %s: N=%d, E=%d, node labels %s (no pair-distance labels)", output, file,
              len(d["types"]), edge_index.shape[1], [n for n in GLASSBENCH_KEYS if n in out])
     return storage.write_h5(output, out, attrs)

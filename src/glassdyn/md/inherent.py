@@ -32,7 +32,7 @@ log = logging.getLogger("glassdyn.inherent")
 
 
 def minimize_structure(cfg: dict, positions: np.ndarray, types: np.ndarray, box: np.ndarray,
-                       settings: dict, prerelax: dict | None = None) -> dict:
+                       settings: dict, prerelax: dict | None = None, minimize: bool = True) -> dict:
     """Minimise one configuration with LAMMPS and measure it at the minimum.
 
     ``cfg`` holds the ``system`` section (potential), ``positions`` (N, 3)
@@ -41,7 +41,8 @@ def minimize_structure(cfg: dict, positions: np.ndarray, types: np.ndarray, box:
     (min_style, etol, ftol, maxiter, maxeval). ``prerelax`` (etol, ftol,
     maxiter, maxeval; e.g. ``protocol.minimize``) first runs a conjugate-
     gradient minimisation, whose bounded line search survives overlapping
-    particles (random or stacked starts) where FIRE can lose atoms. Returns ``positions`` (N, 3)
+    particles (random or stacked starts) where FIRE can lose atoms. ``minimize=False`` measures the
+    given positions as they are (a published inherent structure). Returns ``positions`` (N, 3)
     wrapped into [0, L), ``energy`` (N,), ``voronoi_volume`` (N,),
     ``voronoi_area`` (N,), and scalars ``fnorm``, ``fmax`` (ε_AA/σ_AA),
     ``iterations``, ``energy_per_particle``, ``lammps_version``.
@@ -56,15 +57,16 @@ def minimize_structure(cfg: dict, positions: np.ndarray, types: np.ndarray, box:
     try:
         create_system(lmp, cfg, x, types, box)
         lmp.command("thermo_style custom step pe fnorm fmax")
-        if prerelax:
+        if prerelax and minimize:
             lmp.command("min_style cg")
             lmp.command(f"minimize {float(prerelax['etol'])!r} {float(prerelax['ftol'])!r} "
                         f"{int(prerelax['maxiter'])} {int(prerelax['maxeval'])}")
             lmp.command("reset_timestep 0")
-        lmp.command(f"min_style {settings['min_style']}")
-        lmp.command(f"minimize {float(settings['etol'])!r} {float(settings['ftol'])!r} "
-                    f"{int(settings['maxiter'])} {int(settings['maxeval'])}")
-        iterations = int(lmp.get_thermo("step"))
+        if minimize:
+            lmp.command(f"min_style {settings['min_style']}")
+            lmp.command(f"minimize {float(settings['etol'])!r} {float(settings['ftol'])!r} "
+                        f"{int(settings['maxiter'])} {int(settings['maxeval'])}")
+        iterations = int(lmp.get_thermo("step")) if minimize else 0
         lmp.command("reset_timestep 0")
         lmp.command("compute gd_pe all pe/atom")
         lmp.command("compute gd_voro all voronoi/atom neighbors yes")
@@ -104,6 +106,9 @@ READS = reads("system", "tglassmlp.inherent")
 def inherent_structure(cfg: dict, input_path: str | Path, output: str | Path) -> Path:
     """Rule ``inherent``: the IS of the t = 0 frame in ``input_path`` (``equilibrated.h5`` or a labels file).
 
+    A labels file with ``inherent_positions`` (imported GlassBench data) gives
+    the IS itself: it is measured, not minimised again.
+
     Writes ``positions`` (N, 3) IS positions wrapped in [0, L), ``types``,
     ``box``, ``energy`` E_i (N,), ``voronoi_area`` p_i (N,),
     ``voronoi_volume`` (N,), ``displacement`` |r_i^IS − r_i(0)| (N,) (minimum
@@ -113,7 +118,13 @@ def inherent_structure(cfg: dict, input_path: str | Path, output: str | Path) ->
     cfg = config_slice(cfg, READS)
     settings = cfg["tglassmlp"]["inherent"]
     data, attrs = storage.read_h5(input_path, ["positions", "types", "box"])
-    res = minimize_structure(cfg, data["positions"], data["types"], data["box"], settings)
+    with storage.open_h5(input_path) as f:   # imported data (GlassBench) can carry the published IS
+        published = f["inherent_positions"][()] if "inherent_positions" in f else None
+    start = data["positions"] if published is None else published
+    res = minimize_structure(cfg, start, data["types"], data["box"], settings, minimize=published is None)
+    if published is not None:
+        log.info("%s: published inherent structure of %s used as it is (no minimisation), fnorm = %.2e",
+                 output, input_path, res["fnorm"])
     d = minimum_image(res["positions"] - wrap(data["positions"], data["box"]), data["box"])
     disp = np.sqrt(np.einsum("ij,ij->i", d, d))
     log.info("%s: E_IS/N = %.5f, fnorm = %.2e, %d iterations, max displacement %.3f",
@@ -129,7 +140,7 @@ def inherent_structure(cfg: dict, input_path: str | Path, output: str | Path) ->
     }, attrs={
         "T": attrs.get("T", float("nan")),
         "c": attrs.get("c", -1),
-        "minimizer": dict(settings),
+        "minimizer": dict(settings) if published is None else {"min_style": "none: published inherent structure"},
         "fnorm": res["fnorm"],
         "fmax": res["fmax"],
         "iterations": res["iterations"],

@@ -5,10 +5,11 @@ Per particle the network maps M standardised structural descriptors S^k
 s = (1/T, 1/T², 1/T³, c, c², c³), c = ⟨C̄_B(t)⟩, to a predicted bond-breaking
 propensity X^i ≈ C_B^i(t):
 
-    m = MLP1(s) ∈ R²                          (6 → 6 → 6 → 2, ELU, linear output)
+    s̃ = (s − s̄) / σ_s                        (standardised with the training state points)
+    m = MLP1(s̃) ∈ R²                          (6 → 6 → 6 → 2, ELU, linear output)
     A^k = S^k f1_k + m_1 f2_k + m_2 f3_k + f4_k,  w = softmax_k(A),  S_out^k = M S^k w_k   (attention)
     b = W_b S_out + b_b ∈ R²                  (bottleneck, linear)
-    h = [b, MLP2(s)]                          (MLP2: 6 → 7 → 7 → 4, ELU, linear output)
+    h = [b, MLP2(s̃)]                          (MLP2: 6 → 7 → 7 → 4, ELU, linear output)
     X = Linear(ELU(Linear(ELU(Linear(h)))))   (two 10-unit ELU layers, linear output)
 
 About 1200 parameters for M = 132 (4 observables × 11 lengths × 3 groups).
@@ -76,11 +77,32 @@ class TGlassMLP(nn.Module):
         self.bottleneck = nn.Linear(self.n_descriptors, bottleneck)
         self.mlp2 = _mlp([state_dim, *mlp2, mlp2_out])
         self.head = _mlp([bottleneck + mlp2_out, *hidden, 1])
+        # state inputs are standardised inside the network (set_state_scaling; identity until set)
+        self.register_buffer("state_shift", torch.zeros(state_dim))
+        self.register_buffer("state_scale", torch.ones(state_dim))
+
+    def set_state_scaling(self, states: torch.Tensor) -> None:
+        """Standardise the state inputs with the mean and std of the training state points ``states`` (n, 6).
+
+        An affine map of the inputs of MLP1 and MLP2 (absorbed by their first
+        layers: the same functions can be represented), which only conditions
+        training: c, c², c³ span a few hundredths when the sampled times end near
+        τα (laptop campaign: c ∈ [0.93, 1]), and raw they leave the network
+        hundreds of epochs on a plateau before it finds the mean C_B of each
+        state point. A constant column (one temperature, one c) keeps scale 1.
+        """
+        states = torch.as_tensor(states, dtype=torch.float32).reshape(-1, self.state_shift.numel())
+        mean, std = states.mean(dim=0), states.std(dim=0, unbiased=False)
+        self.state_shift.copy_(mean)
+        self.state_scale.copy_(torch.where(std > 1e-6 * mean.abs().clamp(min=1.0), std, torch.ones_like(std)))
+
+    def _scaled(self, state: torch.Tensor) -> torch.Tensor:
+        return (state - self.state_shift) / self.state_scale
 
     def attention_weights(self, S: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """w (B, M): softmax over descriptors of A^k = S^k f1 + m1 f2 + m2 f3 + f4."""
         state = state.expand(S.shape[0], -1) if state.dim() == 1 else state
-        m = self.mlp1(state)
+        m = self.mlp1(self._scaled(state))
         f1, f2, f3, f4 = self.attention
         a = S * f1 + m[:, :1] * f2 + m[:, 1:2] * f3 + f4
         return torch.softmax(a, dim=-1)
@@ -92,7 +114,7 @@ class TGlassMLP(nn.Module):
     def forward(self, S: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         state = state.expand(S.shape[0], -1) if state.dim() == 1 else state
         b = self.encode(S, state)
-        return self.head(torch.cat([b, self.mlp2(state)], dim=-1)).squeeze(-1)
+        return self.head(torch.cat([b, self.mlp2(self._scaled(state))], dim=-1)).squeeze(-1)
 
 
 def parameter_count(model: nn.Module) -> int:

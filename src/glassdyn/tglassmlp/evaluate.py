@@ -10,9 +10,11 @@ import pandas as pd
 from glassdyn import config as gcfg
 from glassdyn.config.slices import config_slice, reads
 from glassdyn.io import storage
-from glassdyn.io.tables import EVAL_COLUMNS
+from glassdyn.io.tables import EVAL_COLUMNS, SCORE_COLUMNS
+from glassdyn.labels.ceiling import read_ceiling
 from glassdyn.models import tglassmlp as net
 from glassdyn.physics.correlation import pearson
+from glassdyn.physics.scoring import score_row
 from glassdyn.tglassmlp.data import Descriptors, by_key, read_bond_breaking, read_descriptors
 from glassdyn.tglassmlp.fitting import MODEL_NAME, load_member, predict, standardization_of
 from glassdyn.tglassmlp.states import states_of
@@ -32,6 +34,15 @@ def ensemble_predict(members: list[tuple[net.TGlassMLP, dict]], structures: list
         preds.append(np.stack(p))
         cins.append(c_in)
     return np.stack(preds), np.array(cins)
+
+
+def _score(s: Descriptors, prediction: np.ndarray, truth: np.ndarray, label_file: str, k: int) -> dict:
+    """The common score columns (:func:`glassdyn.physics.scoring.score_row`) of one configuration: the
+    A-particle prediction and C_B scattered back to all N particles, the C_B ceiling of its labels file."""
+    full_pred, full_true = np.full(len(s.types), np.nan), np.full(len(s.types), np.nan)
+    full_pred[s.a_mask], full_true[s.a_mask] = prediction, truth
+    return score_row(s.types, None, None, full_true, full_pred, None, None, 0.0, "bond_breaking",
+                     read_ceiling(label_file, k, "bond_breaking", edges=None))
 
 
 #: What the ensemble evaluation at (T, t) reads: τα(T) (the CSV's t/τα), the test split and the
@@ -68,9 +79,9 @@ def evaluate_rule(cfg: dict, T: str, k: int, model_files: list[str], descriptor_
     mean_pred = pred.mean(axis=0)
     member_r = np.array([[pearson(pred[m, i], truth[i]) for i in range(len(keys))] for m in range(len(members))])
     rows = [{"model": MODEL_NAME, "T": float(T_key), "time_index": k, "time": float(row["time"]),
-             "tau_alpha": tau_alpha, "c": key[1], "pearson_nodes": pearson(mean_pred[i], truth[i]),
-             "pearson_edges": float("nan")} for i, key in enumerate(keys) if key[1] in test]
-    frame = pd.DataFrame(rows, columns=EVAL_COLUMNS)
+             "tau_alpha": tau_alpha, "c": key[1], **_score(structures[key], mean_pred[i], truth[i], labels[key], k)}
+            for i, key in enumerate(keys) if key[1] in test]
+    frame = pd.DataFrame(rows, columns=EVAL_COLUMNS + SCORE_COLUMNS)
     log.info("tglassmlp T=%s t=%g (c=%.3f, c_in=%s): mean Pearson over %d test configurations %.4f", T_key,
              row["time"], row["c"], np.round(c_in, 4).tolist(), len(frame), frame["pearson_nodes"].mean())
     storage.write_h5(predictions, {

@@ -54,7 +54,8 @@ def fit(model: net.TGlassMLP, train: list[Batch], validation: list[Batch], sched
         seed: int) -> list[dict]:
     """Two-phase training (phase 1 MSE, phase 2 GlassMLP loss) over ``schedule`` [(epochs, lr)...].
 
-    The output bias starts at the mean training label; each phase starts a
+    The output bias starts at the mean training label and the state inputs are
+    standardised with the training state points (``set_state_scaling``); each phase starts a
     fresh Adam; batches are shuffled every epoch with a seeded generator.
     Returns one history row per epoch.
     """
@@ -63,6 +64,7 @@ def fit(model: net.TGlassMLP, train: list[Batch], validation: list[Batch], sched
     # start from the mean label: the first epochs then learn the structure, not the offset
     with torch.no_grad():
         model.head[-1].bias.fill_(float(torch.cat([b.y for b in train]).mean()))
+        model.set_state_scaling(torch.stack([b.state for b in train]))
     gen = torch.Generator().manual_seed(int(seed))
     history = []
     epoch = 0
@@ -124,7 +126,9 @@ def load_member(path: str | Path) -> tuple[net.TGlassMLP, dict]:
     """(model in eval mode, metadata) of a trained member."""
     d = read_model_file(path, [MODEL_NAME])
     model = build_model(int(d["n_descriptors"]), d["network"])
-    model.load_state_dict(d["state_dict"])
+    # members saved before the state standardisation existed carry none: identity (what they were trained with)
+    state = {k: v for k, v in model.state_dict().items() if k.startswith("state_")} | dict(d["state_dict"])
+    model.load_state_dict(state)
     model.eval()
     return model, d
 
