@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from glassdyn.io import storage
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,6 +36,9 @@ def test_bench_labels_smoke(tmp_path):
     assert (row["N"], row["R"], row["n_t"]) == (300, 4, 3) and row["E"] > 300
     assert row["wall_seconds"] > 0 and row["rule_wall_seconds"] > 0 and row["peak_MiB"] > 0
     assert {"propensity S", "non-affine D2min", "relative motion R"} <= set(row["kernels"])
+    # what was timed is the campaign's workload: ~40.6 graph edges per particle at ρ = 1.2, r_e = 2.0
+    assert 36 < row["E"] / row["N"] < 45
+    assert row["wall_seconds_per_time"] == pytest.approx(row["wall_seconds"] / row["n_t"])
 
 
 def test_bench_training_smoke(tmp_path):
@@ -46,6 +51,13 @@ def test_bench_training_smoke(tmp_path):
     assert all(r["wall_min_s"] > 0 and r["peak_MiB"] > 0 for r in rows)
     assert {"botan_step_s", "speedup_vs_plain_cpu", "inference_s"} <= set(res["summary"])
     assert "BOTAN step at N=512" in out
+    # the summary is made of the rows it names, and the rows are graphs of the campaign's kind
+    by = {r["case"]: r for r in rows}
+    s = res["summary"]
+    assert s["botan_step_s"] == by["step_botan"]["wall_min_s"] and s["inference_s"] == by["inference"]["wall_min_s"]
+    assert s["speedup_vs_plain_cpu"] == pytest.approx(by["step_plain"]["cpu_s"] / by["step_botan"]["cpu_s"])
+    assert by["step_ntgnn"]["graphs"] == 2 and by["step_ntgnn"]["N"] == 2 * 512
+    assert all(36 < r["E"] / r["N"] < 45 for r in rows if "E" in r)
 
 
 def test_bench_training_bf16_smoke(tmp_path):
@@ -60,12 +72,27 @@ def test_bench_training_bf16_smoke(tmp_path):
 @pytest.mark.slow
 def test_bench_md_smoke(tmp_path):
     out = run_benchmark("bench_md.py", "--n", "256", "--steps", "200", "--modes", "serial",
-                        "--json", str(tmp_path / "md.json"))
+                        "--json", str(tmp_path / "md.json"), "--workdir", str(tmp_path / "work"))
     assert "serial" in out
-    assert json.loads((tmp_path / "md.json").read_text())
+    res = json.loads((tmp_path / "md.json").read_text())
+    by = {r["mode"]: r for r in res["rows"]}
+    # the timed run is the one reported: 2 replicas of 200 NVE steps at N = 256, rates from its wall time
+    rep, _ = storage.read_h5(tmp_path / "work" / "serial" / "replicas.h5", ["steps", "positions"])
+    assert rep["positions"].shape[:1] + rep["positions"].shape[2:3] == (res["replicas"], 256)
+    assert rep["steps"][-1] == 200
+    assert by["serial"]["atom_steps_per_s"] == pytest.approx(res["replicas"] * 200 * 256 / by["serial"]["wall_s"])
+    lmp = by["plain lmp (1 replica)"]
+    assert lmp["atom_steps_per_s"] == pytest.approx(200 * 256 / lmp["wall_s"])
+    assert res["overhead"]["cpu"] == pytest.approx(by["serial"]["cpu_s"] / res["replicas"] / lmp["cpu_s"] - 1)
 
 
 def test_bench_ogn_smoke(tmp_path):
     out = run_benchmark("bench_ogn.py", "--max-n", "265", "--steps", "5", "--json", str(tmp_path / "ogn.json"))
-    rows = json.loads((tmp_path / "ogn.json").read_text())
-    assert rows and "265" in out
+    res = json.loads((tmp_path / "ogn.json").read_text())
+    assert res["rows"] and "265" in out
+    # every engine advanced the same 5 MD steps of 265 particles; rates and speed-ups follow from the times
+    lammps = next(r for r in res["rows"] if r["engine"] == "lammps")
+    for r in res["rows"]:
+        assert r["N"] == 265 and r["atom_steps_per_s"] == pytest.approx(265 * 5 / r["wall_s"])
+        assert r["speedup_vs_lammps"] == pytest.approx(lammps["wall_s"] / r["wall_s"])
+        assert r["s_per_tau"] == pytest.approx(r["wall_s"] / (5 * res["timestep"]))
