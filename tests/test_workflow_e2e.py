@@ -8,6 +8,7 @@ training checkpoint made from other labels is discarded, never resumed.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -125,9 +126,21 @@ def test_deleting_one_replica_file_redoes_that_configuration_alone(campaign):
 
 
 def test_snakemake_html_report(campaign):
+    """The self-contained report embeds the campaign's figures and tables, byte for byte, with captions."""
     res = snakemake(campaign, "--report", "report.html")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert (campaign / "report.html").stat().st_size > 10_000
+    html = (campaign / "report.html").read_text()
+    text = html.split('<script id="results">', 1)[1].split("</script>", 1)[0].strip()
+    results = json.loads(text.removeprefix("var results =").strip().removesuffix(";"))
+    want = {"results/report/cells.csv", "results/report/pearson_vs_time.png", "results/report/fs.png",
+            "results/physics/T1.00/dynamics.png"}
+    assert want <= set(results), sorted(results)
+    for path in want:
+        entry = results[path]
+        payload = base64.b64decode(entry["data_uri"].split("base64,", 1)[1])
+        assert payload == (campaign / path).read_bytes(), path
+        assert entry["caption"].strip(), path
+    assert "Pearson correlation on test configurations" in results["results/report/pearson_vs_time.png"]["caption"]
 
 
 def test_checkpoint_of_old_labels_is_discarded_and_the_cell_retrained_fresh(campaign, monkeypatch):
