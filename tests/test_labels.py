@@ -1,6 +1,7 @@
 """Dynamical labels: every kernel against explicit loops, invariances, the labels.h5 file."""
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -226,3 +227,48 @@ def test_chi4_matches_loops():
     got = chi4(q, 3277)
     for t in range(4):
         assert got[t] == pytest.approx(ref.chi4(list(q[:, t]), 3277), rel=1e-10)
+
+
+# ----------------------------------------------------------------------------- edges found by mutation testing
+@pytest.mark.parametrize("rm_cutoff", [1.6, 1.3], ids=["rm-1.6", "rm-1.3"])
+def test_bonds_and_neighbours_do_not_depend_on_the_graph_cutoff(system, paper_config, rm_cutoff):
+    """r_e = 1.2, below a_in σ_AA = 1.4 (and the relative-motion radius): C_B, R_i and D_i are those of
+    r_e = 2.0 — the pair search reaches the largest radius, whichever it is — only the graph and E_ij
+    shrink."""
+    types, box, x0, x, times = system
+    cfg = copy.deepcopy(paper_config)
+    cfg["labels"]["relative_motion_cutoff"] = rm_cutoff
+    wide = labels_from_positions(types, box, x0, x, times, cfg)
+    cfg["graph"]["cutoff"] = 1.2
+    narrow = labels_from_positions(types, box, x0, x, times, cfg)
+    for name in NODE_LABELS:
+        np.testing.assert_array_equal(narrow[name], wide[name], err_msg=name)
+    r = np.linalg.norm(narrow["edge_vectors"].astype(np.float64), axis=1)
+    assert 0 < narrow["edge_index"].shape[1] < wide["edge_index"].shape[1] and r.max() <= 1.2
+
+
+def test_single_precision_inputs_give_the_double_precision_labels(system, paper_config):
+    """Positions stored as float32 (published data sets): every label equals that of the same numbers in
+    float64 — differences are taken in double precision."""
+    types, box, x0, x, times = system
+    x0_32, x_32, box32, t32 = (a.astype(np.float32) for a in (x0, x, box, times))
+    a = labels_from_positions(types, box32, x0_32, x_32, t32, paper_config)
+    b = labels_from_positions(types, *(a.astype(np.float64) for a in (box32, x0_32, x_32, t32)),
+                                     paper_config)
+    for name in b:
+        assert a[name].dtype == b[name].dtype, name
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    q = np.random.default_rng(0).uniform(0.3, 0.4, (40, 3)).astype(np.float32)
+    np.testing.assert_array_equal(chi4(q, 800), chi4(q.astype(np.float64), 800))
+    dr = (x_32[:, 1] - x0_32).astype(np.float64)
+    np.testing.assert_allclose(mean_squared_displacement(dr), np.mean(np.sum(dr ** 2, axis=-1), axis=1))
+
+
+def test_inconsistent_inputs_are_refused(system, paper_config):
+    types, box, x0, x, times = system
+    with pytest.raises(ValueError, match=r"inconsistent shapes: types \(49,\)"):
+        labels_from_positions(types[:-1], box, x0, x, times, paper_config)
+    with pytest.raises(ValueError, match=r"inconsistent shapes: .*times \(2,\)"):
+        labels_from_positions(types, box, x0, x, times[:2], paper_config)
+    with pytest.raises(ValueError, match="no sampling times or no replicas"):
+        labels_from_positions(types, box, x0, x[:0], times, paper_config)

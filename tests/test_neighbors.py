@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import reference_kernels as ref
 
+from glassdyn.physics.graphs import build_graph, node_inputs
 from glassdyn.physics.neighbors import minimum_image, neighbor_pairs, unordered_pairs, wrap
 
 
@@ -79,3 +80,40 @@ def test_wrap_edges_and_minimum_image():
     p = neighbor_pairs(np.array([[0.0, 1.0, 1.0], [4.9, 1.0, 1.0], [2.5, 2.5, 2.5]]), box, 0.5)
     assert list(zip(p.i, p.j)) == [(0, 1), (1, 0)]
     np.testing.assert_allclose(p.vectors[0], [0.1, 0.0, 0.0], atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- edges found by mutation testing
+def test_no_pair_within_the_cutoff_gives_empty_int64_arrays():
+    x = np.array([[1.0, 1.0, 1.0], [5.0, 5.0, 5.0]])
+    box = np.full(3, 10.0)
+    a, b = unordered_pairs(x, box, 2.0)
+    assert a.shape == b.shape == (0,) and a.dtype == b.dtype == np.int64
+    p = neighbor_pairs(x, box, 2.0)
+    assert p.i.shape == p.j.shape == p.distances.shape == (0,) and p.vectors.shape == (0, 3)
+    assert p.i.dtype == p.j.dtype == np.int64
+    ei, ev = build_graph(x, box, 2.0)
+    assert ei.shape == (2, 0) and ei.dtype == np.int64 and ev.shape == (0, 3) and ev.dtype == np.float32
+
+
+def test_float32_and_integer_inputs_are_computed_in_float64():
+    """Positions and box read as float32 (or given as integers) give the float64 pairs of the same values:
+    the cutoff comparisons and distances are not done in single precision."""
+    rng = np.random.default_rng(4)
+    x32 = (rng.uniform(0, 7.3, (60, 3))).astype(np.float32)
+    box32 = np.full(3, 7.3, dtype=np.float32)
+    x64, box64 = x32.astype(np.float64), box32.astype(np.float64)
+    ref = neighbor_pairs(x64, box64, 2.0)
+    got = neighbor_pairs(x32, box32, 2.0)
+    for a, b in zip(got, ref):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    d32 = x32[:5] - x32[5:10]
+    np.testing.assert_array_equal(minimum_image(d32, box32), minimum_image(d32.astype(np.float64), box64))
+    assert minimum_image(d32, box32).dtype == np.float64
+    assert wrap(x32 - 7.3, box32).dtype == np.float64
+    np.testing.assert_array_equal(wrap(x32 - box32, box32), wrap((x32 - box32).astype(np.float64), box64))
+    lattice = np.array([[0, 0, 0], [1, 0, 0], [0, 2, 0], [4, 4, 4]])
+    p = neighbor_pairs(lattice, np.array([9, 9, 9]), 1.5)
+    assert p.distances.dtype == np.float64 and list(zip(p.i, p.j)) == [(0, 1), (1, 0)]
+    f = node_inputs(np.array([0, 1, 1]))
+    assert f.shape == (3, 1)
