@@ -18,10 +18,10 @@ from gnn_helpers import small_config, write_labels
 
 from glassdyn import config as gcfg
 from glassdyn.gnn import ddp
-from glassdyn.gnn.batches import batch_loss, make_batch, random_rotation, rank_slots, rotation_for
-from glassdyn.gnn.data import read_cell, to_graph
+from glassdyn.gnn.batches import batch_loss, decode_mode, make_batch, random_rotation, rank_slots, rotation_for
+from glassdyn.gnn.data import CellGraph, read_cell, standardise, target_stats, to_graph
 from glassdyn.gnn.ddp import distributed_env
-from glassdyn.gnn.train import LOSS_COLUMNS, train_cell
+from glassdyn.gnn.train import LOSS_COLUMNS, cell_settings, train_cell
 from glassdyn.gnn.trained import MODEL_FILE_KEYS, load_trained
 from glassdyn.io import storage
 from glassdyn.models.interaction_network import InteractionNetwork
@@ -339,3 +339,101 @@ def test_two_gloo_ranks_stay_in_sync_and_match_one_process(data, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)
     l2, l1 = pd.read_csv(tmp_path / "w2/loss.csv"), pd.read_csv(tmp_path / "w1/loss.csv")
     np.testing.assert_allclose(l2["val_loss"], l1["val_loss"], rtol=1e-4)
+
+
+# ----------------------------------------------------------------------------- edges found by mutation testing
+@pytest.fixture(scope="module")
+def edge_data(tmp_path_factory):
+    cfg = small_config(n=96, n_conf=8, n_train=6)
+    cfg["training"]["validation_fraction"] = 0.34       # fit 0–3, validate 4–5
+    paths = write_labels(cfg, tmp_path_factory.mktemp("edges"), range(6), replicas=2)
+    return cfg, paths
+
+
+def test_cell_settings_and_the_keys_their_errors_name(paper_config):
+    assert cell_settings(paper_config, "botan") == {"p": 0.4, "epochs": 1000, "graphs_per_step": 1, "lr": 1e-4}
+    assert cell_settings(paper_config, "botan", pretrain=True)["p"] == 0.0
+    assert cell_settings(paper_config, "botan", pretrain=True)["epochs"] == 2000
+    with pytest.raises(gcfg.ConfigError, match=r"models\.gat.*no settings for this model"):
+        cell_settings(paper_config, "gat")
+    with pytest.raises(gcfg.ConfigError, match=r"models\.ntgnn\.pretrain.*pretraining asked for but not configured"):
+        cell_settings(paper_config, "ntgnn", pretrain=True)
+
+
+def test_decode_mode():
+    assert [decode_mode(p) for p in (1.0, 0.0, 0.4, 0.999)] == ["nodes", "edges", "both", "both"]
+
+
+def _t(a):
+    return None if a is None else torch.tensor(a, dtype=torch.float32)
+
+
+def _g(nodes, edges, n=3, e=2, seed=0):
+    """A hand-made CellGraph (random edges among n nodes) with the given targets (None: absent)."""
+    rng = np.random.default_rng(seed)
+    return CellGraph(c=0, x=torch.zeros(n, 1), edge_index=torch.as_tensor(rng.integers(0, n, (2, e))),
+                              edge_vectors=torch.as_tensor(rng.normal(size=(e, 3)), dtype=torch.float32),
+                              nodes=_t(nodes), edges=_t(edges), node_mask=np.ones(n, bool), edge_mask=np.ones(e, bool))
+
+
+def test_statistics_of_missing_targets_are_the_identity():
+    """Node-only labels (no E_ij) and edge-only pretraining (no S_i): the absent target gets μ = 0, σ = 1 and
+    the present one is still standardised."""
+    node_only = [_g([1.0, 2.0, 3.0], None)]
+    stats = target_stats(node_only)
+    assert stats == {"nodes": {"mean": 2.0, "std": pytest.approx(np.sqrt(2 / 3))}, "edges": {"mean": 0.0, "std": 1.0}}
+    standardise(node_only, stats)
+    assert node_only[0].edges is None and float(node_only[0].nodes.sum()) == pytest.approx(0.0, abs=1e-6)
+    edge_only = [_g(None, [1.0, 3.0])]
+    stats = target_stats(edge_only)
+    assert stats == {"nodes": {"mean": 0.0, "std": 1.0}, "edges": {"mean": 2.0, "std": 1.0}}
+    standardise(edge_only, stats)
+    assert edge_only[0].nodes is None and edge_only[0].edges.tolist() == [-1.0, 1.0]
+
+
+def test_a_batch_of_three_graphs_and_a_batch_without_node_targets():
+    torch.manual_seed(0)
+    net = InteractionNetwork(8, 1)
+    gs = [_g([0.1 * k, 0.2, 0.3 + k], [1.0 - k, 2.0, 0.5], n=3, e=3, seed=k) for k in range(3)]
+    gs[1] = _g([0.5, 0.1, 0.2, 0.9], [0.3, 0.2, 0.1, 0.7, 0.4], n=4, e=5, seed=9)
+    both = batch_loss(net, make_batch(gs, [None] * 3), 0.4)
+    single = [batch_loss(net, make_batch([g], [None]), 0.4) for g in gs]
+    torch.testing.assert_close(both, sum(single) / 3, rtol=1e-5, atol=1e-7)
+    pre = [_g(None, [1.0, 2.0], seed=1), _g(None, [0.5, 0.25], seed=2)]
+    batch = make_batch(pre, [None, None])
+    assert batch.nodes is None and batch.edges.tolist() == [1.0, 2.0, 0.5, 0.25]
+    assert batch_loss(net, batch, 0.0).item() > 0
+
+
+def test_label_files_that_do_not_fit_the_cell_are_named(edge_data, tmp_path):
+    cfg, paths = edge_data
+    with pytest.raises(storage.StorageError, match=rf"{paths[0].name}.*configuration 0 given twice"):
+        train_cell(cfg, "ntgnn", 0.64, 1, [paths[0], paths[1], paths[0]], tmp_path / "a")
+    with pytest.raises(storage.StorageError, match=rf"{paths[0].name}.*labels at T = 0.64, but this cell is T = 1.00"):
+        cfg1 = dict(cfg, temperatures=cfg["temperatures"] + [{"T": 1.0, "tau_alpha": 1.0, "times": [0.1, 1.0]}])
+        train_cell(cfg1, "ntgnn", 1.0, 1, paths[:2], tmp_path / "b")
+    with pytest.raises(ValueError, match=r"none of the 2 label files is a fit configuration \[0, 1, 2, 3\]"):
+        train_cell(cfg, "ntgnn", 0.64, 1, paths[4:6], tmp_path / "c")
+    (test,) = write_labels(cfg, tmp_path / "test", [6])
+    with pytest.raises(storage.StorageError, match=rf"{test.name}.*not a training configuration \(0 … 5\)"):
+        train_cell(cfg, "ntgnn", 0.64, 1, paths + [test], tmp_path / "d")
+
+
+def test_node_only_labels_train_ntgnn_and_the_order_of_the_files_does_not_matter(edge_data, tmp_path):
+    """Labels without E_ij (imported GlassBench files) train NT-GNN (p = 1), not BOTAN; the fit and validation
+    lists are sorted by configuration whatever order the files come in."""
+    cfg, paths = edge_data
+    node_only = []
+    for p in reversed(paths):
+        d, attrs = storage.read_h5(p)
+        del d["pair_distance_change"]
+        node_only.append(storage.write_h5(tmp_path / "labels" / p.name, d, attrs))
+    c = copy.deepcopy(cfg)
+    c["models"]["ntgnn"]["epochs"] = 1
+    train_cell(c, "ntgnn", 0.64, 1, node_only, tmp_path / "out")
+    m = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert m["fit_configurations"] == [0, 1, 2, 3] and m["validation_configurations"] == [4, 5]
+    assert np.isfinite(m["val_pearson_nodes"]) and m["val_pearson_edges"] is None
+    # BOTAN (p = 0.4) needs E_ij: the first file without it is named before anything is trained
+    with pytest.raises(storage.StorageError, match=r"c0005\.h5.*pair_distance_change"):
+        train_cell(c, "botan", 0.64, 1, node_only, tmp_path / "botan")
