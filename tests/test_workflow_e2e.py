@@ -132,15 +132,15 @@ def test_snakemake_html_report(campaign):
     html = (campaign / "report.html").read_text()
     text = html.split('<script id="results">', 1)[1].split("</script>", 1)[0].strip()
     results = json.loads(text.removeprefix("var results =").strip().removesuffix(";"))
-    want = {"results/report/cells.csv", "results/report/pearson_vs_time.png", "results/report/fs.png",
-            "results/physics/T1.00/dynamics.png"}
+    want = {f"my results/{p}" for p in ("report/cells.csv", "report/pearson_vs_time.png", "report/fs.png",
+                                        "physics/T1.00/dynamics.png")}
     assert want <= set(results), sorted(results)
     for path in want:
         entry = results[path]
         payload = base64.b64decode(entry["data_uri"].split("base64,", 1)[1])
         assert payload == (campaign / path).read_bytes(), path
         assert entry["caption"].strip(), path
-    assert "Pearson correlation on test configurations" in results["results/report/pearson_vs_time.png"]["caption"]
+    assert "Pearson correlation on test configurations" in results["my results/report/pearson_vs_time.png"]["caption"]
 
 
 def test_checkpoint_of_old_labels_is_discarded_and_the_cell_retrained_fresh(campaign, monkeypatch):
