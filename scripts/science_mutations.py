@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ("src", "tests", "config", "workflow", "benchmarks", "config.yaml", "Snakefile", "pyproject.toml")
+COPY = ("src", "tests", "config", "workflow", "benchmarks", "envs", "profiles", "config.yaml", "Snakefile",
+        "pyproject.toml")
 
 
 @dataclass(frozen=True)
