@@ -51,7 +51,7 @@ GT = "src/glassdyn/gnn/train.py"
 MUTATIONS = [
     # ----------------------------------------------------------------- training
     Mutation("no_optimizer_step", GT,
-             "        loss.backward()\n        run.opt.step()\n", "        loss.backward()\n",
+             "        run.opt.step()\n        run_loss += loss.detach()\n", "        run_loss += loss.detach()\n",
              (f"{TL}::test_validation_loss_falls_and_pearson_beats_the_untrained_network",
               "tests/test_training.py::test_pretraining_initialises_the_main_training"),
              "training never updates the weights (optimiser step removed)"),
@@ -77,7 +77,7 @@ MUTATIONS = [
              (f"{TL}::test_training_and_evaluation_score_edges_on_the_configured_pairs",),
              "validation edges judged within the graph cutoff 2.0 instead of 1.35"),
     Mutation("evaluation_edge_graph_cutoff", "src/glassdyn/gnn/evaluate.py",
-             'pred["edges"], cutoff)', 'pred["edges"], 2.0)',
+             'pred["edges"], cutoff, "propensity",', 'pred["edges"], 2.0, "propensity",',
              (f"{TL}::test_training_and_evaluation_score_edges_on_the_configured_pairs",),
              "test edges judged within the graph cutoff 2.0 instead of the 1.35 A–A pair cutoff"),
     Mutation("evaluation_nodes_all_particles", "src/glassdyn/physics/correlation.py",

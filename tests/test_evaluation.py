@@ -210,7 +210,8 @@ def test_evaluate_cell_rows_and_refusals_name_the_file(tmp_path):
     assert frame["T"].tolist() == [0.64] and frame["time"].tolist() == [1.0] and frame["c"].tolist() == [4]
     # no test file: a header-only CSV with the eval columns (not an empty file pandas cannot read)
     empty = pd.read_csv(evaluate_cell(cfg, model, [], tmp_path / "none.csv"))
-    assert list(empty.columns) == EVAL_COLUMNS and empty.empty
+    assert list(empty.columns) == list(frame.columns) and list(empty.columns)[:len(EVAL_COLUMNS)] == EVAL_COLUMNS
+    assert empty.empty
     (train,) = write_labels(cfg, tmp_path / "train", [0])
     with pytest.raises(storage.StorageError, match=rf"{train.name}.*not a test configuration"):
         evaluate_cell(cfg, model, [train], tmp_path / "e3.csv")
