@@ -148,7 +148,7 @@ def plot_pearson(plt, cells: pd.DataFrame, models: list[str], path: Path, save) 
     """Pearson vs t/τα (log x): rows = labels judged, columns = temperatures; ceiling bands and baselines."""
     temps = sorted(set(cells["T"]), key=float) if not cells.empty else []
     targets = [t for t in TARGETS if not cells.empty and (cells["target"] == t).any()] or ["propensity"]
-    fig, axes = plt.subplots(len(targets), max(1, len(temps)), figsize=(4.8 * max(1, len(temps)), 4.0 * len(targets)),
+    fig, axes = plt.subplots(len(targets), max(1, len(temps)), figsize=(4.8 * max(1, len(temps)) + 2.2, 4.0 * len(targets)),
                              squeeze=False, sharey=True, constrained_layout=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for row, target in enumerate(targets):
@@ -171,8 +171,10 @@ def plot_pearson(plt, cells: pd.DataFrame, models: list[str], path: Path, save) 
             ax.set_xlabel(r"$t/\tau_\alpha$")
             ax.set_title(f"T = {T}: {TARGETS[target]}", fontsize=9)
             ax.grid(alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=6, ncol=2)
+        legend = {lab: h for ax in axes[row] for h, lab in zip(*ax.get_legend_handles_labels())}
+        handles, labels = list(legend.values()), list(legend)
+        if handles:  # one legend per row, beside its last panel, so that no curve is hidden under it
+            axes[row][-1].legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         axes[row][0].set_ylabel("Pearson (mean over test configurations)")
     if not temps:
         axes[0][0].text(0.5, 0.5, "no evaluations", ha="center", va="center", transform=axes[0][0].transAxes)
