@@ -148,7 +148,8 @@ def plot_pearson(plt, cells: pd.DataFrame, models: list[str], path: Path, save) 
     """Pearson vs t/τα (log x): rows = labels judged, columns = temperatures; ceiling bands and baselines."""
     temps = sorted(set(cells["T"]), key=float) if not cells.empty else []
     targets = [t for t in TARGETS if not cells.empty and (cells["target"] == t).any()] or ["propensity"]
-    fig, axes = plt.subplots(len(targets), max(1, len(temps)), figsize=(4.8 * max(1, len(temps)) + 2.2, 4.0 * len(targets)),
+    n_cols = max(1, len(temps))
+    fig, axes = plt.subplots(len(targets), n_cols, figsize=(4.8 * n_cols + 2.2, 4.0 * len(targets)),
                              squeeze=False, sharey=True, constrained_layout=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for row, target in enumerate(targets):
