@@ -205,7 +205,7 @@ def test_every_rule_ran_as_a_completed_slurm_job(campaign):
     for j in run.jobs:
         counts[j["rule"]] = counts.get(j["rule"], 0) + 1
     assert counts == {"equilibrate": N_CONF, "replicas": N_CONF, "labels": N_CONF, "dynamics": 1, "train": 1,
-                      "evaluate": 1, "temperature": 1}, counts
+                      "evaluate": 1, "baselines": 1, "temperature": 1}, counts
     for j in run.jobs:
         info = rows[j["jobid"]]
         assert info["state"] == "COMPLETED" and info["partition"] == "debug", info
