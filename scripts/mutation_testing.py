@@ -35,7 +35,8 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ("src", "tests", "config", "workflow", "benchmarks", "config.yaml", "Snakefile")
+COPY = ("src", "tests", "config", "workflow", "benchmarks", "envs", "profiles", "config.yaml", "Snakefile",
+        "pyproject.toml")
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
           36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", 37: "type check",
           None: "not checked"}
@@ -76,7 +77,7 @@ def mutmut_section(base: dict, group: dict, tests: list[str]) -> str:
 
 def export_tree(rev: str | None, dest: Path) -> None:
     """Copy the sources and tests of the working tree (rev None) or of a git revision into ``dest``."""
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
     if rev is None:
         for name in COPY:
             src = ROOT / name

@@ -19,20 +19,17 @@ replacement no longer applies (the code moved: update its ``old`` text).
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mutation_testing import export_tree  # the same scratch copy (scripts/ is on sys.path when run)
+
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ("src", "tests", "config", "workflow", "benchmarks", "envs", "profiles", "config.yaml", "Snakefile",
-        "pyproject.toml")
 
 
 @dataclass(frozen=True)
@@ -283,27 +280,10 @@ BASELINE_TESTS = {
 }
 
 
-def scratch_copy(dest: Path, rev: str | None = None) -> None:
-    """The working tree's files (or a git revision's, for --baseline) into ``dest``."""
-    if rev is not None:
-        blob = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev,
-                               *[c for c in COPY if c != "pyproject.toml"], "pyproject.toml"],
-                              check=True, capture_output=True).stdout
-        with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
-            tar.extractall(dest, filter="data")
-        return
-    for name in COPY:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        elif src.exists():
-            shutil.copy2(src, dest / name)
-
-
 def run_one(m: Mutation, timeout: float, baseline: str | None = None) -> tuple[str, float, str]:
     with tempfile.TemporaryDirectory(prefix=f"mut-{m.name}-") as tmp:
         work = Path(tmp)
-        scratch_copy(work, baseline)
+        export_tree(baseline, work)
         for file, old, new in ((m.file, m.old, m.new), *m.more):
             target = work / file
             text = target.read_text()
