@@ -10,7 +10,7 @@ import pytest
 from glassdyn.config import derive_seed
 from glassdyn.io import storage
 from glassdyn.labels.ceiling import read_ceiling
-from glassdyn.labels.extract import labels_from_positions
+from glassdyn.labels.extract import labels_from_positions, per_replica_labels
 from glassdyn.physics import ceiling, scoring
 from glassdyn.physics.correlation import edge_mask, pearson
 
@@ -85,3 +85,18 @@ def test_labels_ceiling_equals_labels_of_half_ensembles(tmp_path):
     assert got["nodes"] == pytest.approx(full["ceiling/bond_breaking"][1])
     assert got["edges"] == pytest.approx(full["ceiling/pair_distance_change"][1])
     assert got["nodes_moments"][0] == a.sum() and got["edges_moments"][0] == em.sum()
+
+
+def test_per_replica_labels_by_hand():
+    """Each replica's |Δr_i|, n_i(t)/n_i(0) (1 for a particle without bonds) and pair-distance change, by hand."""
+    dr = np.array([[[3.0, 4.0, 0.0], [0.0, 0.0, 1.0], [1.0, 2.0, 2.0]],
+                   [[0.0, 0.0, 0.0], [6.0, 8.0, 0.0], [2.0, 3.0, 6.0]]])      # R = 2 replicas, N = 3
+    bond_target = np.array([0, 0, 0, 1])      # particle 0 has three bonds, particle 1 one, particle 2 none
+    kept = np.array([[True, False, True, True], [False, False, False, False]])   # (R, B)
+    r0, r_t = np.array([1.0, 1.2]), np.array([[1.1, 1.2], [0.9, 1.5]])
+    got = per_replica_labels(dr, r_t, r0, bond_target, kept, np.array([True, True, True]))
+    np.testing.assert_allclose(got["propensity"], [[5.0, 1.0, 3.0], [0.0, 10.0, 7.0]])
+    np.testing.assert_allclose(got["bond_breaking"], [[2 / 3, 1.0, 1.0], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(got["pair_distance_change"], [[0.1, 0.0], [-0.1, 0.3]], atol=1e-12)
+    only_b = per_replica_labels(dr, r_t, r0, bond_target, kept, np.array([False, True, False]))
+    np.testing.assert_allclose(only_b["bond_breaking"], [[1.0], [0.0]])
