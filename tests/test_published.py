@@ -8,7 +8,7 @@ force over all pairs. A small random state dict with the published key names
 goes through ``glassdyn import-weights`` and ``glassdyn predict`` and must
 give that reference's node and edge outputs (edges matched by (source,
 destination)). The real model1.pth is checked the same way by the closing
-note's command (outside the tests: it lives in ../shared).
+note's command (outside the tests: users do not have the published files).
 """
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""TODO docstring"""
+"""A cell's graphs: labels.h5 files read into tensors, and the target standardisation.
+
+One :class:`CellGraph` per configuration at time index k: node inputs (the
+particle type), edges within ``graph.cutoff`` with their vectors r_dst − r_src
+(σ_AA), the node target S_i (propensity) and edge target E_ij (pair-distance
+change), and the masks the scores use (A particles; A–A pairs below
+``labels.edge_eval_cutoff``). Targets are standardised, y → (y − μ)/σ with μ, σ
+over the fit graphs (``network.targets: standardised``), or left raw.
+"""
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,14 @@
-"""TODO docstring"""
+"""Distributed data-parallel training of one (T, t) cell: the process group and its signals.
+
+A cell trains on W ranks (``training.ranks``; torchrun or ``srun`` set RANK,
+WORLD_SIZE, LOCAL_RANK, or a single process runs alone). Each rank trains
+its own slots of every epoch (:func:`glassdyn.gnn.batches.rank_slots`) and
+DDP averages the gradients, so W ranks × G graphs per rank make one optimiser
+step of W·G graphs. Control values (stop flags, validation sums) travel on a
+gloo group. SIGTERM/SIGUSR1 (SLURM's warning before the time limit) set a flag
+the loop reads between steps; rank 0 then writes the checkpoint and the job
+exits with 128 + signal (:class:`TrainingInterrupted`), to be resumed.
+"""
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,11 @@
-"""TODO docstring"""
+"""Where and in which precision a network runs: device choice, autocast, allocator behaviour.
+
+``training.device``: auto (CUDA when present, else CPU), cpu or cuda (the local
+rank's GPU). ``training.precision``: fp32 (plain float32), tf32 (CUDA matrix
+products in TF32, a process-wide torch flag), bf16 (the forward pass under
+``torch.autocast`` in bfloat16; weights, gradients and optimiser state stay
+float32). bf16 changes the numbers, so it is a rerun trigger.
+"""
 from __future__ import annotations
 
 import ctypes
