@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from glassdyn import baselines
-from glassdyn.baselines.features import particle_energies_all_images, structure_features
+from glassdyn.baselines.features import structure_features
 from glassdyn.baselines.fit import fit_linear
 from glassdyn.baselines.rule import SUFFIX
 from glassdyn.io import storage
@@ -124,7 +124,7 @@ def test_particle_energies_match_lammps_in_a_small_box(laptop_config):
     lmp = minimize_structure(laptop_config, x0, types, box, laptop_config["tglassmlp"]["inherent"], minimize=False)
     assert lmp["iterations"] == 0
     np.testing.assert_allclose(lmp["positions"], np.mod(x0, box), atol=1e-9)   # measured where it was given
-    np.testing.assert_allclose(particle_energies_all_images(x0, types, box, laptop_config["system"]), lmp["energy"],
+    np.testing.assert_allclose(particle_energies(x0, types, box, pair_table(laptop_config["system"])), lmp["energy"],
                                rtol=1e-8, atol=1e-8)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from glassdyn.physics.descriptors import periodic_image_pairs
 from glassdyn.physics.neighbors import minimum_image, unordered_pairs
 
 PAIR_KEYS = (("AA", "AB"), ("AB", "BB"))  # PAIR_KEYS[a][b]: the config key of types a, b (A = 0, B = 1)
@@ -111,13 +112,17 @@ def potential_energy(positions: np.ndarray, types: np.ndarray, box: np.ndarray, 
 
 
 def particle_energies(positions: np.ndarray, types: np.ndarray, box: np.ndarray, table: PairTable) -> np.ndarray:
-    """Per-particle potential energy E_i = ½ Σ_j V(r_ij) (N,); Σ_i E_i = U."""
-    a, b, _, r = pair_list(positions, types, box, table)
-    eps, sig, rc = pair_parameters(table, types[a], types[b])
-    half = 0.5 * pair_energy(r, eps, sig, rc)
-    e = np.zeros(len(positions))
-    np.add.at(e, a, half)
-    np.add.at(e, b, half)
+    """Per-particle potential energy E_i = ½ Σ_j V(r_ij) (N,), ε_AA; Σ_i E_i = U.
+
+    Summed over every periodic image within the cutoff, so that boxes smaller
+    than twice the cutoff (tests, tiny campaigns) count each image as LAMMPS
+    does (``pe/atom``).
+    """
+    types = np.asarray(types, dtype=np.int64)
+    e = np.zeros(len(types))
+    for ch in periodic_image_pairs(positions, box, table.max_cutoff):
+        eps, sig, rc = pair_parameters(table, types[ch.i], types[ch.j])
+        e += 0.5 * np.bincount(ch.i, weights=pair_energy(ch.r, eps, sig, rc), minlength=len(types))
     return e
 
 
