@@ -119,7 +119,7 @@ def mutmut(work: Path, *args: str) -> int:
 def summary(work: Path, group: dict, only: set[str] | None = None) -> dict:
     """Counts per status over the group's selected functions (or the mutants ``only``), from mutmut's .meta files."""
     wanted = tuple(p.removesuffix("*") for p in mutant_patterns(group))
-    counts, survivors = Counter(), []
+    counts, survivors, untested = Counter(), [], []
     for meta in sorted((work / "mutants").rglob("*.meta")):
         data = json.loads(meta.read_text())
         for key, code in data["exit_code_by_key"].items():
@@ -129,9 +129,12 @@ def summary(work: Path, group: dict, only: set[str] | None = None) -> dict:
             counts[status] += 1
             if status == "survived":
                 survivors.append(key)
+            elif status == "no tests":
+                untested.append(key)
     tested = counts["killed"] + counts["survived"] + counts["timeout"] + counts["suspicious"]
     caught = counts["killed"] + counts["timeout"]
-    return {"counts": dict(counts), "score": caught / tested if tested else None, "survivors": survivors}
+    return {"counts": dict(counts), "score": caught / tested if tested else None, "survivors": survivors,
+            "untested": untested}
 
 
 def verify(work: Path, tests: list[str], survivors: list[str], timeout: float) -> tuple[list[str], list[str]]:
@@ -159,14 +162,16 @@ def verify(work: Path, tests: list[str], survivors: list[str], timeout: float) -
 
 
 def combine(earlier: dict, rerun: dict) -> dict:
-    """The earlier run's counts with its survivors replaced by their statuses in ``rerun``."""
+    """The earlier run's counts with its survivors and untested mutants replaced by their statuses in ``rerun``."""
     counts = Counter(earlier["counts"])
     counts["survived"] -= len(earlier["survivors"])
+    counts["no tests"] -= len(earlier.get("untested", []))
     counts.update(rerun["counts"])
     counts = {k: v for k, v in counts.items() if v}
     tested = sum(counts.get(k, 0) for k in ("killed", "survived", "timeout", "suspicious"))
     caught = counts.get("killed", 0) + counts.get("timeout", 0)
-    return {"counts": counts, "score": caught / tested if tested else None, "survivors": rerun["survivors"]}
+    return {"counts": counts, "score": caught / tested if tested else None, "survivors": rerun["survivors"],
+            "untested": rerun["untested"]}
 
 
 def main(argv=None) -> int:
@@ -177,8 +182,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-children", type=int, default=1, help="parallel mutants (default 1: the cores are shared)")
     ap.add_argument("--keep", action="store_true", help="resume the run in --workdir (do not start afresh)")
     ap.add_argument("--survivors-of", type=Path, metavar="DIR",
-                    help="run only the mutants that survived the run in DIR (e.g. .mutation/labels-cb4538f) and "
-                         "count its killed ones as killed: for the same source code with tests only added")
+                    help="run only the mutants that survived (or that no test reached) in the run in DIR (e.g. "
+                         ".mutation/labels-cb4538f) and count its killed ones as killed: for the same source code "
+                         "with tests only added")
     ap.add_argument("--verify", action="store_true",
                     help="after the run, re-run every survivor against the group's whole test files (see verify())")
     ap.add_argument("--summary", action="store_true", help="only print the last run's summary")
@@ -195,7 +201,8 @@ def main(argv=None) -> int:
         earlier = None
         if args.survivors_of:
             earlier = json.loads((args.survivors_of / "summary.json").read_text())
-            names = earlier["survivors"]
+            earlier["untested"] = summary(args.survivors_of, group)["untested"]   # mutants no test reached
+            names = earlier["survivors"] + earlier["untested"]
         t0 = time.time()
         rc = mutmut(work, "run", "--max-children", str(args.max_children), *names) if names or not earlier else 0
         elapsed = time.time() - t0

@@ -314,3 +314,144 @@ def test_fit_from_either_ordering_gives_the_same_values_and_errors_on_noisy_data
         for name in TRUE:
             assert other[name] == pytest.approx(ref[name], rel=1e-4), (guess, name)
             assert other[name + "_err"] == pytest.approx(ref[name + "_err"], rel=1e-2), (guess, name)
+
+
+# ----------------------------------------------------------------------------- what dynamics.csv/json record
+# Label files written by hand (times, types, fs_A, msd_A: all the rule reads), so every number of the outputs
+# can be recomputed here from its definition (issue 18: the summary's keys, error bars, seeds, reasons and
+# the fit's start were unpinned).
+def _labels(path, fs, msd=None, times=TIMES, n_a=8):
+    """A labels.h5 with per-replica F_s^A and MSD_A (R, n_t) and n_a A particles among 10."""
+    data = {"times": times, "types": (np.arange(10) >= n_a).astype(np.int8)}
+    if fs is not None:
+        data.update(fs_A=np.asarray(fs, float), msd_A=np.asarray(fs if msd is None else msd, float) * 0 + 1.5)
+    return storage.write_h5(path, data, {"T": 0.64})
+
+
+def _checks(path, drift, t0):
+    return storage.write_h5(path, {"checks/energy_drift": np.asarray(drift), "checks/temperature0": np.asarray(t0)})
+
+
+def _roundtrip(obj):
+    return json.loads(json.dumps(storage.json_safe(obj)))
+
+
+def _ensemble(n_c=3, n_rep=2, seed=4):
+    """(C, R, n_t) stretched exponentials with their own τ per trajectory."""
+    tau = 40.0 * np.random.default_rng(seed).uniform(0.5, 2.0, (n_c, n_rep))
+    return np.exp(-(TIMES[None, None, :] / tau[..., None]) ** 0.7)
+
+
+def test_mean_se_and_table_by_hand():
+    from glassdyn.labels.dynamics import _mean_se, dynamics_table
+    from glassdyn.physics.heterogeneity import chi4
+
+    x = _ensemble(n_c=3, n_rep=2)
+    mean, se = _mean_se(x)
+    per_c = x.mean(axis=1)
+    np.testing.assert_allclose(mean, per_c.mean(axis=0), rtol=1e-14)
+    want = np.array([math.sqrt(sum((per_c[c, t] - per_c[:, t].mean()) ** 2 for c in range(3)) / 2 / 3)
+                     for t in range(len(TIMES))])
+    np.testing.assert_allclose(se, want, rtol=1e-12)
+    _, se2 = _mean_se(x[:2])
+    np.testing.assert_allclose(se2, np.abs(per_c[0] - per_c[1]) / 2, rtol=1e-12)   # σ(ddof 1)/√2 = |a − b|/2
+    _, se1 = _mean_se(x[:1])                             # one configuration: no standard error
+    assert se1.shape == (len(TIMES),) and np.all(np.isnan(se1))
+    tab = dynamics_table(TIMES, x, 2 * x, 8, 25.0)
+    assert list(tab.columns) == ["t", "t_over_tau", "fs", "fs_err", "msd", "msd_err", "chi4"]
+    np.testing.assert_allclose(tab["t_over_tau"], TIMES / 25.0, rtol=1e-15)
+    np.testing.assert_allclose(tab["msd_err"], 2 * want, rtol=1e-12)
+    np.testing.assert_allclose(tab["chi4"], chi4(x.reshape(6, -1), 8), rtol=1e-14)
+
+
+def test_dynamics_json_records_every_number(tmp_path, paper_config):
+    from glassdyn.config import derive_seed
+    from glassdyn.config.slices import config_slice
+    from glassdyn.io.provenance import provenance
+    from glassdyn.labels.dynamics import READS, md_checks
+    from glassdyn.physics.relaxation import bootstrap_crossing
+
+    cfg = copy.deepcopy(paper_config)
+    cfg["temperatures"] = [{"T": 0.64, "tau_alpha": 60.0, "times": TIMES.tolist()}]
+    cfg["dynamics"]["bootstrap"] = 40
+    x = _ensemble()
+    labs = [_labels(tmp_path / f"c{c}.h5", x[c]) for c in range(3)] + [_labels(tmp_path / "imported.h5", None)]
+    reps = [_checks(tmp_path / f"r{c}.h5", [1e-6, 2e-6], [0.6, 0.7]) for c in range(2)]
+    out = (tmp_path / "d.csv", tmp_path / "d.json", tmp_path / "d.png")
+    temperature_dynamics(cfg, "0.64", labs, reps, *out)
+    info = json.loads(out[1].read_text())
+
+    mean = x.mean(axis=1).mean(axis=0)                   # as the rule: the mean of configuration means
+    tau_1e = crossing_time(TIMES, mean)
+    err, crossed = bootstrap_crossing(TIMES, x.mean(axis=1), 40, derive_seed(0.64, "dynamics", "bootstrap"))
+    fit = fit_relaxation(TIMES, mean, min_points=6, tau_guess=tau_1e)
+    cut = config_slice(cfg, READS, T=0.64)
+    assert info == _roundtrip({
+        "T": 0.64, "tau_alpha_config": 60.0, "k": cfg["labels"]["k"], "n_label_files": 4,
+        "skipped_label_files": [str(labs[3])], "n_configurations": 3, "n_replicas": 2, "n_a": 8,
+        "times": TIMES.tolist(), "tau_alpha_1e": tau_1e, "tau_alpha_1e_err": err,
+        "tau_alpha_1e_bootstrap": {"resamples": 40, "crossed": crossed}, "tau_alpha_1e_reason": "",
+        "fit": fit, "tau_alpha_fit": fit["tau_alpha"], "tau_alpha_fit_err": fit["tau_alpha_err"],
+        "md_checks": md_checks(cfg, 0.64, reps), "provenance": provenance(cut, [*labs, *reps], T=0.64)})
+    assert np.isfinite(err) and crossed == 40 and fit["success"] and info["md_checks"]["n_replicas"] == 4
+
+
+@pytest.mark.parametrize("T, curves, reason", [
+    (0.64, [[[1.0, 0.8, 0.5, 1 / math.e]]], "F_s^A stays above 1/e at the last sampling time"),
+    (0.64, [[[0.3, 0.5, 0.5, 0.2]]], "F_s^A is below 1/e already at the first sampling time"),
+    (0.64, [[[1.0, 0.8, 0.3, 0.2], [1.0, 0.8, 0.3, 0.25]]], "one configuration: no bootstrap error"),
+    (0.43, [[[1.0, 0.8, 0.5, 0.0]], [[1.0, 0.9, 0.8, 0.7]]], "too few bootstrap resamples crossed 1/e"),
+], ids=["stays-above", "below-at-first", "one-configuration", "too-few-resamples"])
+def test_dynamics_reasons_for_a_missing_tau(tmp_path, paper_config, T, curves, reason):
+    """Why τα(1/e) or its error is NaN. One replica: the mean is the curve itself, bit for bit (F = 1/e
+    exactly stays above). Two resamples of two configurations, drawn with the seed of T = 0.43, both
+    miss the crossing of the mean (3 in 4 resamples cross). Four times: no fit, and the fit's reason
+    names the minimum of six."""
+    from glassdyn.config import derive_seed
+    from glassdyn.physics.relaxation import bootstrap_crossing
+
+    cfg = copy.deepcopy(paper_config)
+    times = TIMES[:4]
+    cfg["temperatures"] = [{"T": T, "tau_alpha": 60.0, "times": times.tolist()}]
+    cfg["dynamics"].update(fit_min_times=3, bootstrap=2)
+    labs = [_labels(tmp_path / f"c{c}.h5", fs, times=times) for c, fs in enumerate(curves)]
+    if len(curves) == 2:                                 # the precondition of the case, with the rule's seed
+        f_config = np.array([np.mean(c, axis=0) for c in curves])
+        assert bootstrap_crossing(times, f_config, 2, derive_seed(T, "dynamics", "bootstrap"))[1] < 2
+    out = (tmp_path / "d.csv", tmp_path / "d.json", tmp_path / "d.png")
+    info = temperature_dynamics(cfg, T, labs, [], *out)
+    assert info["tau_alpha_1e_reason"] == reason
+    assert math.isnan(info["tau_alpha_1e_err"])
+    assert info["fit"]["reason"] == "4 sampling times: a 5-parameter fit needs at least 6 (dynamics.fit_min_times)"
+
+
+def test_fit_starts_from_the_configured_tau_without_a_crossing_and_obeys_fit_min_times(tmp_path, paper_config):
+    cfg = copy.deepcopy(paper_config)
+    cfg["temperatures"] = [{"T": 0.64, "tau_alpha": 5000.0, "times": TIMES.tolist()}]
+    slow = np.exp(-(TIMES / 5000.0) ** 0.5)[None, None, :] * np.array([1.0, 0.999])[None, :, None]
+    labs = [_labels(tmp_path / f"c{c}.h5", slow[0] * (1 - 1e-3 * c)) for c in range(2)]
+    out = (tmp_path / "d.csv", tmp_path / "d.json", tmp_path / "d.png")
+    info = temperature_dynamics(cfg, 0.64, labs, [], *out)
+    mean = pd.read_csv(out[0])["fs"].to_numpy()
+    assert math.isnan(info["tau_alpha_1e"])
+    assert _roundtrip(info["fit"]) == _roundtrip(fit_relaxation(TIMES, mean, min_points=6, tau_guess=5000.0))
+    cfg["dynamics"]["fit_min_times"] = 20
+    info = temperature_dynamics(cfg, 0.64, labs, [], *out)
+    assert info["fit"]["reason"] == "14 sampling times: a 5-parameter fit needs at least 20 (dynamics.fit_min_times)"
+
+
+def test_no_ensemble_data_writes_the_empty_table_and_nan(tmp_path, paper_config):
+    lab = _labels(tmp_path / "c.h5", None)
+    out = (tmp_path / "d.csv", tmp_path / "d.json", tmp_path / "d.png")
+    summary = temperature_dynamics(copy.deepcopy(paper_config), 0.44, [lab], [], *out)
+    for key in ("tau_alpha_1e", "tau_alpha_1e_err", "tau_alpha_fit", "tau_alpha_fit_err"):
+        assert math.isnan(summary[key]), key                # NaN in the returned summary, null in the JSON
+    assert out[0].read_text().splitlines() == ["t,t_over_tau,fs,fs_err,msd,msd_err,chi4"]
+    info = json.loads(out[1].read_text())
+    reason = "no labels file holds fs_A/msd_A (imported node labels only?)"
+    assert info["fit"] == {"success": False, "reason": reason} and info["tau_alpha_1e_reason"] == reason
+    assert (info["n_configurations"], info["n_replicas"], info["n_label_files"]) == (0, 0, 1)
+    assert info["skipped_label_files"] == [str(lab)]
+    for key in ("tau_alpha_1e", "tau_alpha_1e_err", "tau_alpha_fit", "tau_alpha_fit_err"):
+        assert key in info and info[key] is None, key
+    assert "n_a" not in info and "times" not in info

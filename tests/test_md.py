@@ -192,6 +192,78 @@ def test_equilibration_stages(paper_config):
     assert st[1].T_start == 5.0 and st[1].T_stop == 0.44 and st[2].start == st[1].stop
 
 
+
+def test_empty_stages_are_dropped_and_one_step_stages_kept(paper_config):
+    cfg = copy.deepcopy(paper_config)
+    dt = cfg["system"]["timestep"]
+    cfg["protocol"].update(t_high=dt, t_cool=0.0)
+    st = equilibration_stages(cfg, 0.44)
+    assert [(s.name, s.start, s.stop) for s in st] == [("high", 0, 1), ("hold", 1, 1 + 164_800_000)]
+
+
+def test_replica_thermo_steps_include_step_zero_every_multiple_and_each_sample(laptop_config):
+    from glassdyn.md.replicas import replica_thermo_steps
+    from glassdyn.physics.protocol import SamplingPlan
+
+    cfg = copy.deepcopy(laptop_config)
+    cfg["protocol"]["thermo_every"] = 100
+    steps = np.array([1, 5, 250])
+    plan = SamplingPlan(steps * 0.005, steps, steps * 0.005)
+    assert replica_thermo_steps(cfg, plan) == [0, 1, 5, 100, 200, 250]
+
+
+def test_replica_fingerprint_is_the_recorded_identity(laptop_config):
+    """The fingerprint of a replica is that of {step, config slice, T key, c, r, SHA-256 of the frame's
+    positions, types, box}: renaming a field would discard every finished replica of a running campaign;
+    dropping one would resume a replica made from other inputs."""
+    import hashlib
+
+    from glassdyn.io.provenance import fingerprint
+    from glassdyn.md.replicas import _replica_fingerprint
+
+    rng = np.random.default_rng(0)
+    frame = {"positions": rng.uniform(0, 5, (6, 3)), "types": np.array([0, 0, 0, 0, 1, 1], np.int8),
+             "box": np.full(3, 5.0)}
+    h = hashlib.sha256()
+    for k in ("positions", "types", "box"):
+        h.update(np.ascontiguousarray(frame[k]).tobytes())
+    cut = {"protocol": {"replicas": 4}}
+    want = fingerprint({"step": "replicas", "config": cut, "T": "0.44", "c": 3, "r": 2, "frame": h.hexdigest()})
+    assert _replica_fingerprint(cut, 0.44, 3, 2, frame) == want
+    others = {_replica_fingerprint({"protocol": {"replicas": 5}}, 0.44, 3, 2, frame),
+              _replica_fingerprint(cut, 0.45, 3, 2, frame), _replica_fingerprint(cut, 0.44, 4, 2, frame),
+              _replica_fingerprint(cut, 0.44, 3, 1, frame)}
+    for k in frame:
+        changed = dict(frame, **{k: frame[k].copy()})
+        changed[k].flat[0] += 1
+        others.add(_replica_fingerprint(cut, 0.44, 3, 2, changed))
+    assert len(others) == 7 and want not in others
+
+
+def test_replica_checks_at_their_limits():
+    """A drift equal to the limit fails (drift < limit passes); a mean T(0) exactly at the relative
+    tolerance passes (|T̄ − T| ≤ tol·T)."""
+    from glassdyn.md.replicas import check_replicas
+
+    chk = {"max_energy_drift": 1e-4, "temperature_tolerance": 0.5}
+    check_replicas(chk, 0.5, np.array([0.5e-4, 0.99e-4]), np.array([0.75, 0.75]))    # |0.75 − 0.5| = 0.5 · 0.5
+    with pytest.raises(MDCheckError, match=r"replicas \[1\]"):
+        check_replicas(chk, 0.5, np.array([0.5e-4, 1e-4]), np.array([0.5]))
+    chk["temperature_tolerance"] = 0.04                                              # 0.02 at T = 0.5
+    with pytest.raises(MDCheckError, match="temperature_tolerance"):
+        check_replicas(chk, 0.5, np.array([1e-5]), np.array([0.53]))
+    check_replicas(chk, 0.5, np.array([1e-5]), np.array([0.515]))
+
+
+def test_energy_deviation_and_change_by_hand():
+    from glassdyn.physics.thermodynamics import max_energy_deviation, relative_energy_change
+
+    e = np.array([[-4.0, -4.1, -3.9, -4.02], [2.0, 2.0, 2.5, 1.0]])
+    np.testing.assert_allclose(max_energy_deviation(e), [0.1 / 4.0, 1.0 / 2.0], rtol=1e-12)
+    np.testing.assert_allclose(relative_energy_change(e[:, 0], e[:, -1]), [0.02 / 4.0, 1.0 / 2.0], rtol=1e-12)
+    np.testing.assert_allclose(energy_drift(e, 4.0), [0.02 / 4.0 / 4.0, 0.5 / 4.0], rtol=1e-12)
+
+
 # ----------------------------------------------------------------------------- velocities
 def test_maxwell_boltzmann_velocities():
     n, temp = 60_000, 0.64

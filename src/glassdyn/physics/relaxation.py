@@ -71,8 +71,12 @@ def fit_relaxation(t: np.ndarray, f: np.ndarray, min_points: int = 6, tau_guess:
     ``tau_alpha_1e`` is where the fitted curve crosses 1/e. Times enter the fit
     through ln τ (positive, well scaled); errors are the square roots of the
     covariance diagonal (scaled by the residual variance), with
-    σ_τ = τ σ_lnτ. The slower component is called α. Never raises: a failed
-    or impossible fit gives NaN and ``reason``.
+    σ_τ = τ σ_lnτ. Bounds: 0 ≤ A ≤ 1, 0.2 ≤ β_s ≤ 3, 0.1 ≤ β ≤ 2, both τ
+    within e⁵ of the sampled window; the best of three starts (τ_s at the
+    first time, at √(t_min τ_guess), at τ_guess/100) is kept. The slower
+    component is called α (the bounds hold for the slots before that
+    relabelling). Never raises: a failed or impossible fit gives NaN and
+    ``reason``.
     """
     from scipy.optimize import curve_fit
 
