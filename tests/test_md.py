@@ -178,6 +178,10 @@ def test_sampling_times_are_rounded_to_steps_and_recorded(laptop_config):
     assert plan.steps.tolist() == [33, 167, 333]
     assert plan.times == pytest.approx([0.099, 0.501, 0.999])
     assert plan.requested_times.tolist() == [0.1, 0.5, 1.0]
+    cfg["temperatures"] = [{"T": T, "tau_alpha": 16.5, "times": [1, 3]}]   # integers in the YAML
+    plan = sampling_plan(cfg, T)
+    assert plan.requested_times.dtype == np.float64 and plan.steps.dtype == np.int64
+    assert plan.steps.tolist() == [333, 1000]
 
 
 def test_segments_cut_at_sampling_steps():
