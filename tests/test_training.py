@@ -497,3 +497,18 @@ def test_stopped_and_resumed_in_process_equals_one_run(data, tmp_path, reference
     metrics, ref = (json.loads((d / "metrics.json").read_text()) for d in (out, reference_run))
     for key in ("best_epoch", "best_val_loss", "val_pearson_nodes", "val_pearson_edges", "epochs_run", "steps"):
         assert metrics[key] == ref[key], key
+
+
+def test_augmentation_reaches_the_training(data, tmp_path):
+    """The augmentation matrices are applied in training: with rotations, with signed permutations and
+    without, the same seed trains three different networks (edge vectors enter BOTAN's edge encoder)."""
+    cfg, train, _ = data
+    states = []
+    for name, on, group in (("so3", True, "so3"), ("cube", True, "signed_permutations"), ("off", False, "so3")):
+        c = copy.deepcopy(cfg)
+        c["training"].update(rotation_augmentation=on, augmentation_group=group)
+        out = train_cell(c, "botan", 0.64, 1, train, tmp_path / name)
+        states.append(torch.load(out, weights_only=True)["state_dict"])
+        assert json.loads((tmp_path / name / "metrics.json").read_text())["augmentation_group"] == (group if on else None)
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        assert any(not torch.equal(states[i][k], states[j][k]) for k in states[i]), (i, j)
