@@ -77,16 +77,6 @@ def test_augmentation_rotates_edge_vectors_only(data):
     assert not np.allclose(R, rotation_for(7, 0, 1))
 
 
-# ----------------------------------------------------------------------------- loss
-def _graphs(data):
-    cfg, train, _ = data
-    out = []
-    for p in train[:2]:
-        arr, attrs = read_cell(p, 1, True, True, 1.35)
-        out.append(to_graph(arr, attrs["c"], torch.device("cpu")))
-    return out
-
-
 def test_random_streams_are_the_documented_ones():
     """Epoch order: Generator([seed, 1, epoch]); the matrix of each slot: Generator([seed, 2, epoch, slot]).
     A changed stream changes every model trained with a given seed, so the streams are pinned."""
@@ -98,6 +88,31 @@ def test_random_streams_are_the_documented_ones():
     np.testing.assert_array_equal(augmentation_for("so3", 7, 3, 2), want)
     np.testing.assert_array_equal(augmentation_for("signed_permutations", 7, 3, 2),
                                   random_signed_permutation(np.random.default_rng([7, 2, 3, 2])))
+
+
+def test_augmentation_reaches_the_training(data, tmp_path):
+    """The augmentation matrices are applied in training: with rotations, with signed permutations and
+    without, the same seed trains three different networks (edge vectors enter BOTAN's edge encoder)."""
+    cfg, train, _ = data
+    states = []
+    for name, on, group in (("so3", True, "so3"), ("cube", True, "signed_permutations"), ("off", False, "so3")):
+        c = copy.deepcopy(cfg)
+        c["training"].update(rotation_augmentation=on, augmentation_group=group)
+        out = train_cell(c, "botan", 0.64, 1, train, tmp_path / name)
+        states.append(torch.load(out, weights_only=True)["state_dict"])
+        assert json.loads((tmp_path / name / "metrics.json").read_text())["augmentation_group"] == (group if on else None)
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        assert any(not torch.equal(states[i][k], states[j][k]) for k in states[i]), (i, j)
+
+
+# ----------------------------------------------------------------------------- loss
+def _graphs(data):
+    cfg, train, _ = data
+    out = []
+    for p in train[:2]:
+        arr, attrs = read_cell(p, 1, True, True, 1.35)
+        out.append(to_graph(arr, attrs["c"], torch.device("cpu")))
+    return out
 
 
 @pytest.mark.parametrize("p", [1.0, 0.0, 0.4])
@@ -296,21 +311,44 @@ def test_sigterm_writes_checkpoint_exits_nonzero_and_resumes_exactly(data, tmp_p
     pd.testing.assert_frame_equal(pd.read_csv(out / "loss.csv"), pd.read_csv(reference_run / "loss.csv"))
 
 
-def test_checkpoint_of_other_settings_is_discarded_and_the_cell_trained_afresh(data, tmp_path, caplog):
-    """A checkpoint of another learning rate is discarded with a line naming the key, and the cell trains
-    from scratch: the result is that of an uninterrupted run with the new rate."""
+def _interrupt_after_first_checkpoint(cfg, train, out):
+    """Train in this process and send it SIGUSR1 soon after the first checkpoint appears (acted on at the next
+    step boundary, usually inside the second epoch: any step must do)."""
+    import threading
+
+    from glassdyn.gnn.ddp import TrainingInterrupted
+
+    def stop():
+        while not (out / "checkpoint.pt").exists():
+            time.sleep(0.001)
+        time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    watcher = threading.Thread(target=stop, daemon=True)
+    watcher.start()
+    with pytest.raises(TrainingInterrupted):
+        train_cell(cfg, "botan", 0.64, 1, train, out)
+    watcher.join()
+
+
+def test_stopped_and_resumed_in_process_equals_one_run(data, tmp_path, reference_run, caplog):
+    """The fast twin of the subprocess tests above: stopped by a signal after the first checkpoint, then a
+    rerun. The rerun resumes (epoch, step, optimiser, RNG, best, history, loss sums)
+    and ends with the weights and loss.csv of the uninterrupted run, bit for bit."""
     cfg, train, _ = data
     out = tmp_path / "cell"
     _interrupt_after_first_checkpoint(_long(cfg), train, out)
-    c = _long(cfg)
-    c["models"]["botan"]["lr"] = 2e-3
-    with caplog.at_level(logging.WARNING, logger="glassdyn.gnn.checkpoint"):
-        train_cell(c, "botan", 0.64, 1, train, out)
-    assert "made from other inputs (config.models.botan.lr differ): discarded" in caplog.text
-    assert json.loads((out / "metrics.json").read_text())["lr"] == 2e-3
-    train_cell(c, "botan", 0.64, 1, train, tmp_path / "fresh")
-    _same_weights(out / "model.pt", tmp_path / "fresh" / "model.pt")
-    pd.testing.assert_frame_equal(pd.read_csv(out / "loss.csv"), pd.read_csv(tmp_path / "fresh" / "loss.csv"))
+    ck = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert 1 <= ck["epoch"] < 30 and not (out / "model.pt").exists()
+    with caplog.at_level(logging.INFO, logger="glassdyn.training"):
+        train_cell(_long(cfg), "botan", 0.64, 1, train, out)
+    assert f"resuming train from epoch {ck['epoch']} step {ck['step']}" in caplog.text
+    assert not (out / "checkpoint.pt").exists()
+    _same_weights(out / "model.pt", reference_run / "model.pt")
+    pd.testing.assert_frame_equal(pd.read_csv(out / "loss.csv"), pd.read_csv(reference_run / "loss.csv"))
+    metrics, ref = (json.loads((d / "metrics.json").read_text()) for d in (out, reference_run))
+    for key in ("best_epoch", "best_val_loss", "val_pearson_nodes", "val_pearson_edges", "epochs_run", "steps"):
+        assert metrics[key] == ref[key], key
 
 
 # ----------------------------------------------------------------------------- distributed
@@ -457,58 +495,3 @@ def test_node_only_labels_train_ntgnn_and_the_order_of_the_files_does_not_matter
     # BOTAN (p = 0.4) needs E_ij: the first file without it is named before anything is trained
     with pytest.raises(storage.StorageError, match=r"c0005\.h5.*pair_distance_change"):
         train_cell(c, "botan", 0.64, 1, node_only, tmp_path / "botan")
-
-
-def _interrupt_after_first_checkpoint(cfg, train, out):
-    """Train in this process and send it SIGUSR1 soon after the first checkpoint appears (acted on at the next
-    step boundary, usually inside the second epoch: any step must do)."""
-    import threading
-
-    from glassdyn.gnn.ddp import TrainingInterrupted
-
-    def stop():
-        while not (out / "checkpoint.pt").exists():
-            time.sleep(0.001)
-        time.sleep(0.02)
-        os.kill(os.getpid(), signal.SIGUSR1)
-
-    watcher = threading.Thread(target=stop, daemon=True)
-    watcher.start()
-    with pytest.raises(TrainingInterrupted):
-        train_cell(cfg, "botan", 0.64, 1, train, out)
-    watcher.join()
-
-
-def test_stopped_and_resumed_in_process_equals_one_run(data, tmp_path, reference_run, caplog):
-    """The fast twin of the subprocess tests above: stopped by a signal after the first checkpoint, then a
-    rerun. The rerun resumes (epoch, step, optimiser, RNG, best, history, loss sums)
-    and ends with the weights and loss.csv of the uninterrupted run, bit for bit."""
-    cfg, train, _ = data
-    out = tmp_path / "cell"
-    _interrupt_after_first_checkpoint(_long(cfg), train, out)
-    ck = torch.load(out / "checkpoint.pt", weights_only=False)
-    assert 1 <= ck["epoch"] < 30 and not (out / "model.pt").exists()
-    with caplog.at_level(logging.INFO, logger="glassdyn.training"):
-        train_cell(_long(cfg), "botan", 0.64, 1, train, out)
-    assert f"resuming train from epoch {ck['epoch']} step {ck['step']}" in caplog.text
-    assert not (out / "checkpoint.pt").exists()
-    _same_weights(out / "model.pt", reference_run / "model.pt")
-    pd.testing.assert_frame_equal(pd.read_csv(out / "loss.csv"), pd.read_csv(reference_run / "loss.csv"))
-    metrics, ref = (json.loads((d / "metrics.json").read_text()) for d in (out, reference_run))
-    for key in ("best_epoch", "best_val_loss", "val_pearson_nodes", "val_pearson_edges", "epochs_run", "steps"):
-        assert metrics[key] == ref[key], key
-
-
-def test_augmentation_reaches_the_training(data, tmp_path):
-    """The augmentation matrices are applied in training: with rotations, with signed permutations and
-    without, the same seed trains three different networks (edge vectors enter BOTAN's edge encoder)."""
-    cfg, train, _ = data
-    states = []
-    for name, on, group in (("so3", True, "so3"), ("cube", True, "signed_permutations"), ("off", False, "so3")):
-        c = copy.deepcopy(cfg)
-        c["training"].update(rotation_augmentation=on, augmentation_group=group)
-        out = train_cell(c, "botan", 0.64, 1, train, tmp_path / name)
-        states.append(torch.load(out, weights_only=True)["state_dict"])
-        assert json.loads((tmp_path / name / "metrics.json").read_text())["augmentation_group"] == (group if on else None)
-    for i, j in ((0, 1), (0, 2), (1, 2)):
-        assert any(not torch.equal(states[i][k], states[j][k]) for k in states[i]), (i, j)
