@@ -140,6 +140,7 @@ def test_fit_parameters_stay_in_their_bounds(f, name, bound):
 def test_fit_needs_six_times_whatever_min_points_says():
     f = _f(T14)
     six = np.geomspace(0.1, 1000, 6)
+    assert fit_relaxation(six, _f(six))["success"]                 # the default minimum is six
     assert fit_relaxation(six, _f(six), min_points=1)["success"]
     assert fit_relaxation(six, _f(six), min_points=6)["success"]
     five = fit_relaxation(T14[::3], f[::3], min_points=1)
