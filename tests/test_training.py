@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -223,6 +224,54 @@ def test_pretraining_initialises_the_main_training(data, tmp_path):
     assert 0 < max(float((w_main[k] - w_pre[k]).abs().max()) for k in w_pre) <= bound
     assert max(float((w_scratch[k] - w_pre[k]).abs().max()) for k in w_pre) > 10 * bound
 
+
+
+@pytest.mark.parametrize("graphs_per_step", [2, 4])
+def test_loss_csv_is_the_mean_step_loss_and_the_mean_validation_loss(data, tmp_path, graphs_per_step):
+    """train_loss of an epoch = the mean of its optimiser steps' losses; val_loss = the mean loss over the
+    validation graphs. With lr = 1e-30 the weights never move, so both are recomputed here from model.pt,
+    the epoch order and the augmentation matrices of the run's seed; every epoch ties on val_loss and the
+    first is kept (the lowest validation loss, first on ties)."""
+    from glassdyn.gnn.batches import augmentation_for, epoch_order, validation_scores
+
+    cfg, train, _ = data
+    c = copy.deepcopy(cfg)
+    c["models"]["botan"].update(lr=1e-30, epochs=2, graphs_per_step=graphs_per_step)
+    out = train_cell(c, "botan", 0.64, 1, train, tmp_path / "cell")
+    m = json.loads((out.parent / "metrics.json").read_text())
+    net = load_trained(out, "cpu").network
+    graphs = {}
+    for path in train:
+        arr, attrs = read_cell(path, 1, True, True, c["labels"]["edge_eval_cutoff"])
+        g = to_graph(arr, attrs["c"], torch.device("cpu"))
+        standardise([g], m["target_stats"])
+        graphs[g.c] = g
+    fit = [graphs[k] for k in m["fit_configurations"]]
+    val = [graphs[k] for k in m["validation_configurations"]]
+    loss = pd.read_csv(out.parent / "loss.csv")
+    for epoch in range(2):
+        order = epoch_order(len(fit), m["seed"], epoch)
+        steps = []
+        for slot in rank_slots(len(fit), 1, 0, graphs_per_step):
+            rots = [torch.as_tensor(augmentation_for("so3", m["seed"], epoch, q), dtype=torch.float32) for q in slot]
+            with torch.no_grad():
+                steps.append(float(batch_loss(net, make_batch([fit[order[q % len(fit)]] for q in slot], rots), m["p"])))
+        assert len(steps) == math.ceil(len(fit) / graphs_per_step)
+        assert loss["train_loss"][epoch] == pytest.approx(np.mean(steps), rel=1e-5)
+        with torch.no_grad():
+            assert loss["val_loss"][epoch] == pytest.approx(validation_scores(net, val, m["p"])[:, 0].mean(), rel=1e-5)
+    assert loss["val_loss"][0] == loss["val_loss"][1] and m["best_epoch"] == 0
+
+
+def test_without_validation_the_last_epoch_is_kept(data, tmp_path):
+    cfg, train, _ = data
+    c = copy.deepcopy(cfg)
+    c["training"]["validation_fraction"] = 0.0
+    c["models"]["botan"]["epochs"] = 3
+    out = train_cell(c, "botan", 0.64, 1, train, tmp_path / "cell")
+    m = json.loads((out.parent / "metrics.json").read_text())
+    assert m["validation_configurations"] == [] and m["best_epoch"] == 2 and m["epochs_run"] == 3
+    assert m["selection"] == "last epoch (no validation set)"
 
 # ----------------------------------------------------------------------------- interruption and resume
 def _cli(cfg, labels, out, model="botan"):
@@ -447,6 +496,9 @@ def test_statistics_of_missing_targets_are_the_identity():
     assert stats == {"nodes": {"mean": 0.0, "std": 1.0}, "edges": {"mean": 2.0, "std": 1.0}}
     standardise(edge_only, stats)
     assert edge_only[0].nodes is None and edge_only[0].edges.tolist() == [-1.0, 1.0]
+    both = [_g([1.0, 2.0, 3.0], [1.0, 3.0])]                # network.targets = raw: the identity for both
+    assert target_stats(both, "raw") == {"nodes": {"mean": 0.0, "std": 1.0}, "edges": {"mean": 0.0, "std": 1.0}}
+    assert target_stats(both)["nodes"]["mean"] == 2.0      # the default standardises
 
 
 def test_a_batch_of_three_graphs_and_a_batch_without_node_targets():
