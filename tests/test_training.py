@@ -360,42 +360,41 @@ def test_sigterm_writes_checkpoint_exits_nonzero_and_resumes_exactly(data, tmp_p
     pd.testing.assert_frame_equal(pd.read_csv(out / "loss.csv"), pd.read_csv(reference_run / "loss.csv"))
 
 
-def _interrupt_after_first_checkpoint(cfg, train, out):
-    """Train in this process and send it SIGUSR1 soon after the first checkpoint appears (acted on at the next
-    step boundary, usually inside the second epoch: any step must do)."""
-    import threading
-
+@pytest.mark.parametrize("stop_at", [6, 4], ids=["mid-epoch", "epoch-boundary"])
+def test_stopped_and_resumed_in_process_equals_one_run(data, tmp_path, reference_run, caplog, monkeypatch, stop_at):
+    """The fast, deterministic twin of the subprocess tests above: SIGUSR1 arrives during optimiser step
+    ``stop_at`` (4 steps an epoch: step 2 of epoch 1, or the end of epoch 0), the run checkpoints at the next
+    step boundary and exits; the rerun resumes (epoch, step, optimiser, RNG, best, history, the partial
+    epoch's loss sum) and ends with the weights, loss.csv and selection of the uninterrupted run, bit for bit."""
+    from glassdyn.gnn import train as gtrain
     from glassdyn.gnn.ddp import TrainingInterrupted
 
-    def stop():
-        while not (out / "checkpoint.pt").exists():
-            time.sleep(0.001)
-        time.sleep(0.02)
-        os.kill(os.getpid(), signal.SIGUSR1)
-
-    watcher = threading.Thread(target=stop, daemon=True)
-    watcher.start()
-    with pytest.raises(TrainingInterrupted):
-        train_cell(cfg, "botan", 0.64, 1, train, out)
-    watcher.join()
-
-
-def test_stopped_and_resumed_in_process_equals_one_run(data, tmp_path, reference_run, caplog):
-    """The fast twin of the subprocess tests above: stopped by a signal after the first checkpoint, then a
-    rerun. The rerun resumes (epoch, step, optimiser, RNG, best, history, loss sums)
-    and ends with the weights and loss.csv of the uninterrupted run, bit for bit."""
     cfg, train, _ = data
     out = tmp_path / "cell"
-    _interrupt_after_first_checkpoint(_long(cfg), train, out)
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == stop_at:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return batch_loss(*args, **kwargs)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(gtrain, "batch_loss", counted)
+        with pytest.raises(TrainingInterrupted):
+            train_cell(_long(cfg), "botan", 0.64, 1, train, out)
     ck = torch.load(out / "checkpoint.pt", weights_only=False)
-    assert 1 <= ck["epoch"] < 30 and not (out / "model.pt").exists()
+    ref = json.loads((reference_run / "metrics.json").read_text())
+    per_epoch = math.ceil(len(ref["fit_configurations"]) / ref["graphs_per_step"])
+    assert per_epoch == 4
+    assert (ck["epoch"], ck["step"]) == divmod(stop_at, per_epoch) and not (out / "model.pt").exists()
     with caplog.at_level(logging.INFO, logger="glassdyn.training"):
         train_cell(_long(cfg), "botan", 0.64, 1, train, out)
     assert f"resuming train from epoch {ck['epoch']} step {ck['step']}" in caplog.text
     assert not (out / "checkpoint.pt").exists()
     _same_weights(out / "model.pt", reference_run / "model.pt")
     pd.testing.assert_frame_equal(pd.read_csv(out / "loss.csv"), pd.read_csv(reference_run / "loss.csv"))
-    metrics, ref = (json.loads((d / "metrics.json").read_text()) for d in (out, reference_run))
+    metrics = json.loads((out / "metrics.json").read_text())
     for key in ("best_epoch", "best_val_loss", "val_pearson_nodes", "val_pearson_edges", "epochs_run", "steps"):
         assert metrics[key] == ref[key], key
 
