@@ -320,11 +320,11 @@ def test_fit_from_either_ordering_gives_the_same_values_and_errors_on_noisy_data
 # Label files written by hand (times, types, fs_A, msd_A: all the rule reads), so every number of the outputs
 # can be recomputed here from its definition (issue 18: the summary's keys, error bars, seeds, reasons and
 # the fit's start were unpinned).
-def _labels(path, fs, msd=None, times=TIMES, n_a=8):
-    """A labels.h5 with per-replica F_s^A and MSD_A (R, n_t) and n_a A particles among 10."""
+def _labels(path, fs, times=TIMES, n_a=8):
+    """A labels.h5 with per-replica F_s^A (R, n_t) (MSD_A = 1.5 throughout) and n_a A particles among 10."""
     data = {"times": times, "types": (np.arange(10) >= n_a).astype(np.int8)}
     if fs is not None:
-        data.update(fs_A=np.asarray(fs, float), msd_A=np.asarray(fs if msd is None else msd, float) * 0 + 1.5)
+        data.update(fs_A=np.asarray(fs, float), msd_A=np.full(np.shape(fs), 1.5))
     return storage.write_h5(path, data, {"T": 0.64})
 
 
@@ -428,8 +428,8 @@ def test_dynamics_reasons_for_a_missing_tau(tmp_path, paper_config, T, curves, r
 def test_fit_starts_from_the_configured_tau_without_a_crossing_and_obeys_fit_min_times(tmp_path, paper_config):
     cfg = copy.deepcopy(paper_config)
     cfg["temperatures"] = [{"T": 0.64, "tau_alpha": 5000.0, "times": TIMES.tolist()}]
-    slow = np.exp(-(TIMES / 5000.0) ** 0.5)[None, None, :] * np.array([1.0, 0.999])[None, :, None]
-    labs = [_labels(tmp_path / f"c{c}.h5", slow[0] * (1 - 1e-3 * c)) for c in range(2)]
+    slow = np.exp(-(TIMES / 5000.0) ** 0.5) * np.array([[1.0], [0.999]])          # (R, n_t), no crossing
+    labs = [_labels(tmp_path / f"c{c}.h5", slow * (1 - 1e-3 * c)) for c in range(2)]
     out = (tmp_path / "d.csv", tmp_path / "d.json", tmp_path / "d.png")
     info = temperature_dynamics(cfg, 0.64, labs, [], *out)
     mean = pd.read_csv(out[0])["fs"].to_numpy()

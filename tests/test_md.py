@@ -196,7 +196,6 @@ def test_equilibration_stages(paper_config):
     assert st[1].T_start == 5.0 and st[1].T_stop == 0.44 and st[2].start == st[1].stop
 
 
-
 def test_empty_stages_are_dropped_and_one_step_stages_kept(paper_config):
     cfg = copy.deepcopy(paper_config)
     dt = cfg["system"]["timestep"]

@@ -225,7 +225,6 @@ def test_pretraining_initialises_the_main_training(data, tmp_path):
     assert max(float((w_scratch[k] - w_pre[k]).abs().max()) for k in w_pre) > 10 * bound
 
 
-
 @pytest.mark.parametrize("graphs_per_step", [2, 4])
 def test_loss_csv_is_the_mean_step_loss_and_the_mean_validation_loss(data, tmp_path, graphs_per_step):
     """train_loss of an epoch = the mean of its optimiser steps' losses; val_loss = the mean loss over the
@@ -272,6 +271,7 @@ def test_without_validation_the_last_epoch_is_kept(data, tmp_path):
     m = json.loads((out.parent / "metrics.json").read_text())
     assert m["validation_configurations"] == [] and m["best_epoch"] == 2 and m["epochs_run"] == 3
     assert m["selection"] == "last epoch (no validation set)"
+
 
 # ----------------------------------------------------------------------------- interruption and resume
 def _cli(cfg, labels, out, model="botan"):
